@@ -1,0 +1,239 @@
+"""What the NumPy network and its PyTorch twin share: the public API, argument
+checks, the epoch/batch loop, the history format and checkpoints.
+
+A subclass supplies the arithmetic through a handful of hooks:
+
+- ``_set_params(list of (W (in, out), b (out,)) float64 or float32 arrays)``
+- ``_get_params() -> list of (W, b)`` NumPy arrays in the training dtype
+- ``_prepare_training_data(X (N, D) train dtype, labels (N,) int64) -> data``
+- ``_train_step(data, batch_indices (B,), alpha) -> (batch loss, n_correct)``:
+  forward pass, loss, and (only if the loss is finite) backward pass and SGD update
+- ``_undo_last_step()``: put back the weights from before the last applied update
+- ``_logits_and_outputs(X (N, D), dtype name) -> (z (N, K), a (N, K))`` NumPy arrays
+- ``_loss_value(z, a, labels) -> float`` with the framework's own loss function
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import checkpoint
+from .precision import INFER_PRECISIONS, PrecisionConfig, check_dtype_name
+from .init import initialize_weights
+from .validation import (check_alpha, check_architecture, check_features, check_int,
+                         check_labels, check_seed)
+
+
+class TrainingDivergedError(FloatingPointError):
+    """``fit`` met a non-finite loss or weights; the model keeps its last good weights.
+
+    ``history`` holds the metrics of the epochs completed before the failure.
+    """
+
+    def __init__(self, message, epoch, history):
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history
+
+
+class BaseNetwork:
+    #: The name this model has in reports ("scratch_numpy", "pytorch").
+    framework = ""
+
+    def __init__(self, layer_sizes, activations, precision_config=None, seed=42, loss="mse"):
+        sizes, names, loss_name = check_architecture(layer_sizes, activations, loss)
+        if precision_config is None:
+            precision_config = PrecisionConfig()
+        elif not isinstance(precision_config, PrecisionConfig):
+            raise TypeError(f"precision_config must be a scratchnet.PrecisionConfig or None, "
+                            f"got {type(precision_config).__name__}")
+        self.seed = check_seed(seed)
+        self.layer_sizes = list(sizes)
+        self.activations = list(names)
+        self.loss = loss_name
+        self.precision_config = precision_config
+        # fit(seed=None) continues this generator, so two models built with the
+        # same seed visit the batches in the same order call after call.
+        self._shuffle_rng = np.random.default_rng([self.seed, 1])
+        self._set_params(initialize_weights(sizes, names, self.seed))
+
+    @property
+    def train_dtype(self):
+        return self.precision_config.train_dtype
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(layer_sizes={self.layer_sizes}, "
+                f"activations={self.activations}, loss={self.loss!r}, "
+                f"train_dtype={self.train_dtype!r})")
+
+    # ----------------------------------------------------------------- training
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None):
+        """Mini-batch SGD on (X (N, D), y (N,) labels or (N, K) one-hot).
+
+        Each epoch visits a fresh permutation drawn from
+        ``numpy.random.default_rng(seed)`` (or the model's own generator when
+        ``seed`` is None); the last partial batch is trained on. Returns
+        ``{"loss": [...], "accuracy": [...]}`` with one entry per epoch (and
+        ``val_loss``/``val_accuracy`` with ``validation_data=(X_val, y_val)``).
+        ``loss`` and ``accuracy`` are the means over the epoch's batches,
+        weighted by batch size, each measured on its batch before that
+        batch's update (what Keras reports); the ``val_`` entries are measured
+        after the epoch with ``evaluate``.
+        """
+        X = check_features(X, self.layer_sizes[0])
+        labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
+        epochs = check_int(epochs, "epochs")
+        batch_size = check_int(batch_size, "batch_size")
+        alpha = check_alpha(alpha)
+        seed = check_seed(seed, "seed", allow_none=True)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val) or None")
+            X_val = check_features(validation_data[0], self.layer_sizes[0], "validation_data[0]")
+            validation = (X_val, check_labels(validation_data[1], X_val.shape[0],
+                                              self.layer_sizes[-1], "validation_data[1]"))
+
+        rng = self._shuffle_rng if seed is None else np.random.default_rng(seed)
+        data = self._prepare_training_data(X.astype(self.train_dtype, copy=False), labels)
+        history = {"loss": [], "accuracy": []}
+        if validation is not None:
+            history.update(val_loss=[], val_accuracy=[])
+        n_samples = X.shape[0]
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+            loss_sum, n_correct = 0.0, 0
+            for start in range(0, n_samples, batch_size):
+                batch = order[start:start + batch_size]
+                batch_loss, batch_correct = self._train_step(data, batch, alpha)
+                if not math.isfinite(batch_loss):
+                    self._diverged(f"the loss became {batch_loss} on batch "
+                                   f"{start // batch_size + 1}", epoch, alpha, history)
+                loss_sum += batch_loss * len(batch)
+                n_correct += batch_correct
+            if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._get_params()):
+                self._diverged("the weights became non-finite in the last update", epoch, alpha,
+                               history)
+            history["loss"].append(loss_sum / n_samples)
+            history["accuracy"].append(n_correct / n_samples)
+            if validation is not None:
+                metrics = self._evaluate_checked(*validation, self.train_dtype)
+                history["val_loss"].append(metrics["loss"])
+                history["val_accuracy"].append(metrics["accuracy"])
+        return history
+
+    def _diverged(self, what, epoch, alpha, history):
+        self._undo_last_step()
+        raise TrainingDivergedError(
+            f"training diverged in epoch {epoch}: {what} (alpha={alpha}); the model keeps the "
+            f"weights from before the step that blew up; try a smaller alpha", epoch, history)
+
+    # ---------------------------------------------------------------- inference
+    def _check_precision(self, precision, training=False):
+        if precision is None:
+            return self.train_dtype if training else self.precision_config.infer_precision
+        return check_dtype_name(precision, "precision", INFER_PRECISIONS)
+
+    def forward(self, X, training=False, precision=None):
+        """Output activations (N, K) as a NumPy array of dtype ``precision``.
+
+        ``precision`` defaults to the config's ``infer_precision``, or to its
+        ``train_dtype`` with ``training=True`` (the dtype ``fit`` computes in).
+        The network has no dropout or batch norm, so ``training`` changes
+        nothing else.
+        """
+        dtype = self._check_precision(precision, training)
+        X = check_features(X, self.layer_sizes[0])
+        return self._logits_and_outputs(X, dtype)[1]
+
+    def predict_proba(self, X, precision=None):
+        """Output activations (N, K): class probabilities for a softmax output."""
+        return self.forward(X, precision=precision)
+
+    def predict(self, X, precision=None):
+        """Predicted class labels (N,) int64: the argmax of the outputs (first on ties)."""
+        return self.forward(X, precision=precision).argmax(axis=1)
+
+    def evaluate(self, X, y, precision=None):
+        """``{"loss": float, "accuracy": float}`` on (X, y) with the model's loss."""
+        dtype = self._check_precision(precision)
+        X = check_features(X, self.layer_sizes[0])
+        return self._evaluate_checked(X, check_labels(y, X.shape[0], self.layer_sizes[-1]), dtype)
+
+    def _evaluate_checked(self, X, labels, dtype):
+        logits, outputs = self._logits_and_outputs(X, dtype)
+        return {"loss": self._loss_value(logits, outputs, labels),
+                "accuracy": float(np.mean(outputs.argmax(axis=1) == labels))}
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self):
+        """A list of (W (fan_in, fan_out), b (fan_out,)) NumPy copies, in ``train_dtype``."""
+        return [(np.array(W), np.array(b)) for W, b in self._get_params()]
+
+    def set_weights(self, weights):
+        """Replace every weight from a list of (W (fan_in, fan_out), b (fan_out,)) pairs.
+
+        Everything is checked before anything is replaced.
+        """
+        self._set_params(self._check_weights(weights))
+
+    def _check_weights(self, weights):
+        n_layers = len(self.layer_sizes) - 1
+        if not isinstance(weights, (list, tuple)) or len(weights) != n_layers:
+            raise ValueError(f"weights must be a list of {n_layers} (W, b) pairs for layer_sizes "
+                             f"{self.layer_sizes}, got {type(weights).__name__} of length "
+                             f"{len(weights) if hasattr(weights, '__len__') else '?'}")
+        checked = []
+        for i, pair in enumerate(weights):
+            fan_in, fan_out = self.layer_sizes[i], self.layer_sizes[i + 1]
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ValueError(f"weights[{i}] must be a pair (W, b)")
+            W, b = (np.asarray(pair[0]), np.asarray(pair[1]))
+            if W.shape != (fan_in, fan_out) or b.shape != (fan_out,):
+                raise ValueError(f"weights[{i}] must be W of shape ({fan_in}, {fan_out}) and b of "
+                                 f"shape ({fan_out},), got {W.shape} and {b.shape}")
+            for name, array in (("W", W), ("b", b)):
+                if not (np.issubdtype(array.dtype, np.floating)
+                        or np.issubdtype(array.dtype, np.integer)):
+                    raise TypeError(f"weights[{i}] {name} must be numeric, got dtype {array.dtype}")
+                if not np.isfinite(array).all():
+                    raise ValueError(f"weights[{i}] {name} contains NaN or inf")
+            checked.append((W.astype(self.train_dtype), b.astype(self.train_dtype)))
+        return checked
+
+    # -------------------------------------------------------------- checkpoints
+    def save(self, path):
+        """Write weights, architecture, loss and precision to one ``.npz`` at exactly ``path``."""
+        checkpoint.save_checkpoint(
+            path, framework=self.framework, layer_sizes=self.layer_sizes,
+            activations=self.activations, loss=self.loss, train_dtype=self.train_dtype,
+            infer_precision=self.precision_config.infer_precision, weights=self.get_weights())
+
+    @classmethod
+    def load(cls, path, **kwargs):
+        """Build a model from a checkpoint saved by either framework.
+
+        Keyword arguments (e.g. ``device`` for the PyTorch twin) go to the constructor.
+        """
+        saved = checkpoint.load_checkpoint(path)
+        try:
+            config = PrecisionConfig(saved["train_dtype"], saved["infer_precision"])
+            model = cls(saved["layer_sizes"], saved["activations"], precision_config=config,
+                        loss=saved["loss"], **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {str(path)!r} describes an invalid model: {exc}") from None
+        model.set_weights(saved["weights"])
+        return model
+
+    def load_weights(self, path):
+        """Load a checkpoint's weights into this model; its architecture must match."""
+        saved = checkpoint.load_checkpoint(path)
+        mine = (self.layer_sizes, self.activations)
+        theirs = (saved["layer_sizes"], saved["activations"])
+        if mine != theirs:
+            raise ValueError(f"checkpoint {str(path)!r} holds layer_sizes {theirs[0]} with "
+                             f"activations {theirs[1]}, but this model has {mine[0]} with {mine[1]}")
+        self.set_weights(saved["weights"])

@@ -1,0 +1,105 @@
+"""The ``scratchnet`` command: thin argparse wrappers over the package."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def _int_list(text):
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 784,64,10, "
+                                         f"got {text!r}") from None
+
+
+def _name_list(text):
+    return [part.strip() for part in text.split(",")]
+
+
+def _add_training_arguments(parser):
+    parser.add_argument("--layer-sizes", type=_int_list, default=[784, 64, 10],
+                        help="comma-separated layer widths (default: 784,64,10)")
+    parser.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
+                        help="comma-separated activations, one per layer: relu, sigmoid, tanh, "
+                             "linear, softmax (last only) (default: relu,softmax)")
+    parser.add_argument("--loss", default="mse", help="mse or cross_entropy (default: mse)")
+    parser.add_argument("--epochs", type=int, default=3, help="default: 3")
+    parser.add_argument("--alpha", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
+    parser.add_argument("--batch-size", type=int, default=32, help="default: 32")
+    parser.add_argument("--seed", type=int, default=42, help="weights, split and batch order "
+                                                             "(default: 42)")
+    parser.add_argument("--dataset", default="digits",
+                        help="digits, synthetic or mnist:<folder> (default: digits)")
+    parser.add_argument("--train-dtype", default="float32", help="float32 or float64 "
+                                                                 "(default: float32)")
+
+
+def run_demo(args, out=sys.stdout):
+    """Train both models identically and print their accuracy and largest disagreement."""
+    from . import NeuralNetwork, PrecisionConfig, TorchNeuralNetwork, is_torch_available
+    from .data import load_dataset
+
+    X_train, y_train, X_test, y_test = load_dataset(args.dataset, n_features=args.layer_sizes[0],
+                                                    seed=args.seed)
+    config = PrecisionConfig(train_dtype=args.train_dtype, infer_precision=args.train_dtype)
+    settings = dict(layer_sizes=args.layer_sizes, activations=args.activations,
+                    precision_config=config, seed=args.seed, loss=args.loss)
+    fit_args = dict(epochs=args.epochs, alpha=args.alpha, batch_size=args.batch_size,
+                    seed=args.seed)
+    classes = [NeuralNetwork] + ([TorchNeuralNetwork] if is_torch_available() else [])
+    print(f"dataset {args.dataset}: {len(y_train)} training, {len(y_test)} held-out samples; "
+          f"{'x'.join(map(str, args.layer_sizes))} {','.join(args.activations)}, loss {args.loss}, "
+          f"{args.epochs} epochs, alpha {args.alpha}, batch {args.batch_size}, {args.train_dtype}",
+          file=out)
+    probabilities = {}
+    for cls in classes:
+        model = cls(**settings)
+        history = model.fit(X_train, y_train, **fit_args)
+        probabilities[model.framework] = model.predict_proba(X_test)
+        test = model.evaluate(X_test, y_test)
+        print(f"{model.framework:>14}: train accuracy {history['accuracy'][-1]:.4f}, held-out "
+              f"accuracy {test['accuracy']:.4f}, held-out loss {test['loss']:.6f}", file=out)
+    if len(probabilities) == 2:
+        diff = np.abs(probabilities["scratch_numpy"].astype(np.float64)
+                      - probabilities["pytorch"].astype(np.float64))
+        row, col = np.unravel_index(diff.argmax(), diff.shape)
+        print(f"largest difference between their predicted probabilities on the held-out split: "
+              f"{diff.max():.3e} (sample {row}, class {col})", file=out)
+    else:
+        print("pytorch: skipped, torch not installed (pip install \"torch==2.13.0\")", file=out)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="scratchnet",
+        description="A NumPy neural network written from scratch, checked against its PyTorch twin.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"scratchnet {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    demo = commands.add_parser(
+        "demo", help="train both models on the embedded digits and compare them",
+        description="Train the NumPy network and its PyTorch twin with identical settings, "
+                    "initial weights and batch order, then print each one's accuracy and the "
+                    "largest difference between their predicted probabilities.")
+    _add_training_arguments(demo)
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, ImportError) as exc:
+        print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Loss functions as forward/backward pairs of pure functions.
+
+``"mse"`` compares the network's output activations with one-hot targets and
+takes the mean over *all* N*K elements, exactly like
+``torch.nn.functional.mse_loss(output, target)`` (reduction="mean").
+
+``"cross_entropy"`` takes the *logits* (the last layer's pre-activation, the
+input of its softmax) and integer labels and returns the mean over the N
+samples of -log softmax(logits)[label], exactly like
+``torch.nn.functional.cross_entropy(logits, labels)``. Its backward is the
+closed form (softmax(z) - onehot) / N with respect to the logits, so the
+softmax backward is skipped for it.
+
+forward(inputs (N, K), labels (N,) int) -> scalar float
+backward(inputs (N, K), labels (N,) int) -> dL/dinputs (N, K), dtype of inputs
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .activations import softmax_forward
+
+
+class Loss(NamedTuple):
+    name: str
+    forward: Callable[[np.ndarray, np.ndarray], float]
+    backward: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    #: True when the loss takes the logits z of the last layer, False when it
+    #: takes the output activations a.
+    on_logits: bool
+
+
+def one_hot(labels, n_classes, dtype=np.float64):
+    """(N,) integer labels -> (N, n_classes) one-hot matrix of ``dtype``."""
+    out = np.zeros((labels.shape[0], n_classes), dtype=dtype)  # (N, K)
+    out[np.arange(labels.shape[0]), labels] = 1
+    return out
+
+
+def mse_forward(output, labels):
+    diff = output - one_hot(labels, output.shape[1], output.dtype)  # (N, K)
+    return float(np.mean(diff * diff))
+
+
+def mse_backward(output, labels):
+    diff = output - one_hot(labels, output.shape[1], output.dtype)  # (N, K)
+    return diff * (2 / output.size)  # (N, K)
+
+
+def log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)  # (N, K)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, K)
+
+
+def cross_entropy_forward(logits, labels):
+    log_probs = log_softmax(logits)  # (N, K)
+    return float(-log_probs[np.arange(labels.shape[0]), labels].mean())
+
+
+def cross_entropy_backward(logits, labels):
+    dz = softmax_forward(logits)  # (N, K)
+    dz[np.arange(labels.shape[0]), labels] -= 1
+    dz /= labels.shape[0]
+    return dz  # (N, K)
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss("mse", mse_forward, mse_backward, on_logits=False),
+    "cross_entropy": Loss("cross_entropy", cross_entropy_forward, cross_entropy_backward,
+                          on_logits=True),
+}
+
+
+def get_loss(name) -> Loss:
+    """Return the loss registered under ``name`` (``"mse"`` or ``"cross_entropy"``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"loss must be a string, got {type(name).__name__} {name!r}; "
+                        f"valid: {sorted(LOSSES)}")
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; valid: {sorted(LOSSES)}") from None

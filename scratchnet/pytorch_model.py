@@ -1,0 +1,206 @@
+"""``TorchNeuralNetwork``: the same network in real PyTorch.
+
+It is built from ``torch.nn.Linear`` layers and torch's activation modules,
+trained with ``torch.optim.SGD`` and the loss functions of
+``torch.nn.functional``: the model a PyTorch user would write. What makes it
+the NumPy network's twin is shared: the constructor, the argument checks, the
+batch order and the history (``scratchnet.base``), and the initial weights
+(``scratchnet.init``), copied in through the one transpose in
+``_linear_from_numpy``/``_numpy_from_linear``.
+
+torch is optional: importing this module never fails, ``is_torch_available()``
+says whether torch can be used, and constructing ``TorchNeuralNetwork``
+without torch raises ImportError saying how to install it.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .base import BaseNetwork
+from .validation import check_features, check_labels
+
+try:  # torch is an optional dependency
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+except Exception:  # ImportError, or a broken installation
+    torch = None
+
+INSTALL_HINT = 'pip install "torch==2.13.0"  (or: pip install "scratchnet[torch]")'
+
+
+def is_torch_available():
+    """True when torch imports; never raises."""
+    return torch is not None
+
+
+def _activation_module(name):
+    return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+            "linear": nn.Identity, "softmax": lambda: nn.Softmax(dim=1)}[name]()
+
+
+# The one place the layouts meet: NumPy keeps W as (fan_in, fan_out),
+# nn.Linear.weight is (fan_out, fan_in), so each crossing is one transpose.
+def _linear_from_numpy(linear, W, b):
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))  # (out, in)
+        linear.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))  # (out,)
+
+
+def _numpy_from_linear(linear):
+    W = linear.weight.detach().cpu().numpy().T  # (in, out)
+    b = linear.bias.detach().cpu().numpy()  # (out,)
+    return W, b
+
+
+class TorchNeuralNetwork(BaseNetwork):
+    """The NumPy ``NeuralNetwork``'s API on a ``torch.nn`` model.
+
+    ``device`` is ``"cpu"`` or ``"cuda"`` (where ``torch.cuda.is_available()``).
+    """
+
+    framework = "pytorch"
+
+    def __init__(self, layer_sizes, activations, precision_config=None, seed=42, loss="mse",
+                 device="cpu"):
+        if not is_torch_available():
+            raise ImportError(f"TorchNeuralNetwork needs PyTorch, which is not installed: "
+                              f"{INSTALL_HINT}")
+        self.device = self._check_device(device)
+        self._module = None
+        super().__init__(layer_sizes, activations, precision_config, seed, loss)
+
+    @staticmethod
+    def _check_device(device):
+        if device not in ("cpu", "cuda") and not isinstance(device, torch.device):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was asked for but torch.cuda.is_available() is False "
+                             f"(torch {torch.__version__}); use device='cpu'")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        return device
+
+    def _build_module(self):
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:])):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(self.activations) - 1:
+                layers.append(_activation_module(self.activations[i]))
+        # body(x) gives the logits; output_activation turns them into outputs.
+        self._body = nn.Sequential(*layers)
+        self._output_activation = _activation_module(self.activations[-1])
+        self._module = nn.Sequential(self._body, self._output_activation)
+        self._module.to(device=self.device, dtype=getattr(torch, self.train_dtype))
+        self._linears = [layer for layer in self._body if isinstance(layer, nn.Linear)]
+        self._snapshot = None
+
+    @property
+    def module(self):
+        """The underlying ``torch.nn.Sequential`` (body of Linear layers, then the output activation)."""
+        return self._module
+
+    def _set_params(self, params):
+        if self._module is None:
+            self._build_module()
+        for linear, (W, b) in zip(self._linears, params):
+            _linear_from_numpy(linear, np.asarray(W, dtype=self.train_dtype),
+                               np.asarray(b, dtype=self.train_dtype))
+        self._snapshot = None
+        self._cast_cache = {}
+
+    def _get_params(self):
+        return [_numpy_from_linear(linear) for linear in self._linears]
+
+    def _undo_last_step(self):
+        if self._snapshot is not None:
+            with torch.no_grad():
+                for param, saved in zip(self._module.parameters(), self._snapshot):
+                    param.copy_(saved)
+        self._cast_cache = {}
+
+    def _tensors(self, X, labels):
+        """X (N, D), labels (N,) and the loss's targets (labels, or one-hot (N, K) for MSE)."""
+        X_t = torch.from_numpy(X).to(self.device)  # (N, D)
+        labels_t = torch.from_numpy(labels).to(self.device)  # (N,)
+        targets = labels_t
+        if self.loss == "mse":
+            targets = F.one_hot(labels_t, self.layer_sizes[-1]).to(X_t.dtype)  # (N, K)
+        return X_t, labels_t, targets
+
+    def _prepare_training_data(self, X, labels):
+        self._optimizer = None  # built on the first step with this fit's alpha
+        self._snapshot = None
+        self._cast_cache = {}
+        return self._tensors(X, labels)
+
+    def _batch_loss(self, xb, targets):
+        """Outputs (B, K) and the loss tensor from torch.nn.functional."""
+        logits = self._body(xb)  # (B, K)
+        outputs = self._output_activation(logits)  # (B, K)
+        if self.loss == "cross_entropy":
+            return outputs, F.cross_entropy(logits, targets)
+        return outputs, F.mse_loss(outputs, targets)
+
+    def loss_and_gradients(self, X, y):
+        """The loss on (X, y) and torch autograd's gradient for every layer; weights unchanged.
+
+        Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) as NumPy arrays.
+        """
+        X = check_features(X, self.layer_sizes[0])
+        labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
+        X_t, _, targets = self._tensors(X.astype(self.train_dtype, copy=False), labels)
+        self._module.zero_grad(set_to_none=True)
+        _, loss = self._batch_loss(X_t, targets)
+        loss.backward()
+        grads = [(linear.weight.grad.cpu().numpy().T.copy(), linear.bias.grad.cpu().numpy().copy())
+                 for linear in self._linears]  # the transpose: (out, in) -> (in, out)
+        self._module.zero_grad(set_to_none=True)
+        return loss.item(), grads
+
+    def _train_step(self, data, batch, alpha):
+        X_t, labels_t, targets = data
+        if self._optimizer is None:
+            self._optimizer = torch.optim.SGD(self._module.parameters(), lr=alpha)
+            self._snapshot = [torch.empty_like(p) for p in self._module.parameters()]
+        index = torch.from_numpy(batch).to(self.device)
+        outputs, loss = self._batch_loss(X_t[index], targets[index])
+        loss_value = loss.item()
+        if not np.isfinite(loss_value):
+            return loss_value, 0
+        n_correct = int((outputs.argmax(dim=1) == labels_t[index]).sum().item())
+        # Keep the weights from before this update so a later divergence can be undone.
+        with torch.no_grad():
+            for saved, param in zip(self._snapshot, self._module.parameters()):
+                saved.copy_(param)
+        self._optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._optimizer.step()
+        return loss_value, n_correct
+
+    def _module_in(self, dtype):
+        if dtype == self.train_dtype:
+            return self._module
+        if dtype not in self._cast_cache:
+            # Module.to(dtype) converts in place: cast a copy, keep the training weights.
+            self._cast_cache[dtype] = copy.deepcopy(self._module).to(dtype=getattr(torch, dtype))
+        return self._cast_cache[dtype]
+
+    def _logits_and_outputs(self, X, dtype):
+        module = self._module_in(dtype)
+        body, output_activation = module[0], module[1]
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(X)).to(self.device, getattr(torch, dtype))
+            logits = body(x)  # (N, K)
+            outputs = output_activation(logits)  # (N, K)
+            return logits.cpu().numpy(), outputs.cpu().numpy()
+
+    def _loss_value(self, logits, outputs, labels):
+        labels_t = torch.from_numpy(labels)
+        if self.loss == "cross_entropy":
+            return float(F.cross_entropy(torch.from_numpy(logits).double(), labels_t))
+        targets = F.one_hot(labels_t, self.layer_sizes[-1]).double()
+        return float(F.mse_loss(torch.from_numpy(outputs).double(), targets))
