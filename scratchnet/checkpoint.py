@@ -73,9 +73,10 @@ def load_checkpoint(path):
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint {path!r} does not exist or is not a file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single .npy array, not an .npz archive")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not an .npz archive")
+        with archive:
             contents = {key: archive[key] for key in archive.files}
     except ValueError as exc:
         # numpy says "Object arrays cannot be loaded when allow_pickle=False" for pickles.

@@ -1,0 +1,23 @@
+"""Comparisons whose failure messages say how far off, and where."""
+import numpy as np
+
+
+def assert_close(actual, expected, atol, what):
+    """Fail with the largest absolute difference and its index when it exceeds ``atol``."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    diff = np.abs(actual - expected)
+    worst = np.unravel_index(np.argmax(diff), diff.shape) if diff.size else ()
+    largest = float(diff[worst]) if diff.size else 0.0
+    assert largest <= atol, (f"{what}: largest abs difference {largest:.3e} > {atol:.0e} at index "
+                             f"{tuple(int(i) for i in worst)} ({actual[worst]!r} vs {expected[worst]!r})")
+    return largest
+
+
+def relative_error(analytic, numeric):
+    """Elementwise |a - n| / (|a| + |n|), 0 where both are 0."""
+    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
+    denominator = np.abs(analytic) + np.abs(numeric)
+    return np.divide(np.abs(analytic - numeric), denominator,
+                     out=np.zeros_like(denominator), where=denominator > 0)

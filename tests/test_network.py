@@ -1,0 +1,186 @@
+"""The public API both models share: construction, fit, inference, weights."""
+import numpy as np
+import pytest
+
+from helpers import assert_close
+from scratchnet import NeuralNetwork, PrecisionConfig, TrainingDivergedError
+from scratchnet.init import initialize_weights
+
+FLOAT64 = PrecisionConfig(train_dtype="float64", infer_precision="float64")
+
+
+def weights_equal(a, b):
+    return all(np.array_equal(x, y) for pa, pb in zip(a, b) for x, y in zip(pa, pb))
+
+
+# ---------------------------------------------------------------- initializer
+def test_he_for_relu_and_glorot_for_the_rest():
+    sizes = [400, 300, 200, 10]
+    params = initialize_weights(sizes, ["relu", "tanh", "softmax"], seed=0)
+    (W0, b0), (W1, b1), (W2, b2) = params
+    assert W0.shape == (400, 300) and W1.shape == (300, 200) and W2.shape == (200, 10)
+    assert np.abs(W0.std() / np.sqrt(2 / 400) - 1) < 0.02  # He normal
+    assert abs(W0.mean()) < 0.01 * W0.std()
+    limit = np.sqrt(6 / (300 + 200))  # Glorot uniform
+    assert np.abs(W1).max() <= limit and np.abs(W1).max() > 0.99 * limit
+    assert np.abs(W1.std() / (limit / np.sqrt(3)) - 1) < 0.02
+    assert all(not b.any() for b in (b0, b1, b2))
+
+
+def test_same_seed_same_weights_other_seed_other_weights(model_class):
+    a = model_class([6, 5, 3], ["relu", "softmax"], seed=1)
+    b = model_class([6, 5, 3], ["relu", "softmax"], seed=1)
+    c = model_class([6, 5, 3], ["relu", "softmax"], seed=2)
+    assert weights_equal(a.get_weights(), b.get_weights())
+    assert not weights_equal(a.get_weights(), c.get_weights())
+    expected = initialize_weights([6, 5, 3], ["relu", "softmax"], 1)
+    for (W, b), (eW, eb) in zip(a.get_weights(), expected):
+        assert W.dtype == np.float32
+        assert_close(W, eW, 1e-7, "initial W against the initializer")
+
+
+# ------------------------------------------------------------------------ fit
+def test_history_has_one_entry_per_epoch(model_class, small_data):
+    X, y, X_val, y_val = small_data
+    model = model_class([20, 16, 10], ["relu", "softmax"], loss="cross_entropy")
+    history = model.fit(X, y, epochs=4, alpha=0.1, batch_size=32, seed=0)
+    assert sorted(history) == ["accuracy", "loss"]
+    assert all(len(v) == 4 for v in history.values())
+    history = model.fit(X, y, epochs=2, alpha=0.1, batch_size=32, seed=0,
+                        validation_data=(X_val, y_val))
+    assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert history["val_accuracy"][-1] == model.evaluate(X_val, y_val, precision="float32")["accuracy"]
+    assert_close(history["val_loss"][-1], model.evaluate(X_val, y_val)["loss"], 1e-6, "val_loss")
+
+
+def test_training_lowers_the_loss(model_class, small_data):
+    X, y, X_test, y_test = small_data
+    model = model_class([20, 16, 10], ["relu", "softmax"], loss="cross_entropy")
+    before = model.evaluate(X_test, y_test)
+    history = model.fit(X, y, epochs=15, alpha=0.2, batch_size=16, seed=0)
+    after = model.evaluate(X_test, y_test)
+    assert history["loss"][-1] < history["loss"][0]
+    assert after["loss"] < before["loss"] and after["accuracy"] > 0.8
+
+
+def test_the_last_partial_batch_is_trained_on(model_class):
+    rng = np.random.default_rng(0)
+    X, y = rng.random((35, 6)), rng.integers(0, 3, 35)
+    model = model_class([6, 4, 3], ["tanh", "softmax"], precision_config=FLOAT64)
+    reference = NeuralNetwork([6, 4, 3], ["tanh", "softmax"], precision_config=FLOAT64)
+    # By hand: one step on rows 0-31, one on rows 32-34 (shuffle=False keeps the order).
+    for rows in (slice(0, 32), slice(32, 35)):
+        _, grads = reference.loss_and_gradients(X[rows], y[rows])
+        reference.set_weights([(W - 0.5 * dW, b - 0.5 * db)
+                               for (W, b), (dW, db) in zip(reference.get_weights(), grads)])
+    model.fit(X, y, epochs=1, alpha=0.5, batch_size=32, shuffle=False)
+    for layer, ((W, b), (rW, rb)) in enumerate(zip(model.get_weights(), reference.get_weights())):
+        assert_close(W, rW, 1e-14, f"W{layer}")
+        assert_close(b, rb, 1e-14, f"b{layer}")
+
+
+def test_one_hot_and_integer_labels_train_the_same(model_class, small_data):
+    X, y = small_data[0], small_data[1]
+    a = model_class([20, 8, 10], ["sigmoid", "softmax"], precision_config=FLOAT64)
+    b = model_class([20, 8, 10], ["sigmoid", "softmax"], precision_config=FLOAT64)
+    a.fit(X, y, epochs=2, alpha=0.3, batch_size=16, seed=4)
+    b.fit(X, np.eye(10)[y], epochs=2, alpha=0.3, batch_size=16, seed=4)
+    assert weights_equal(a.get_weights(), b.get_weights())
+
+
+def test_fit_seed_fixes_the_order_and_shuffle_matters(model_class, small_data):
+    X, y = small_data[0], small_data[1]
+
+    def trained(**kwargs):
+        model = model_class([20, 8, 10], ["relu", "softmax"], precision_config=FLOAT64, seed=0)
+        model.fit(X, y, epochs=2, alpha=0.1, batch_size=16, **kwargs)
+        return model.get_weights()
+
+    assert weights_equal(trained(seed=5), trained(seed=5))
+    assert not weights_equal(trained(seed=5), trained(seed=6))
+    assert weights_equal(trained(shuffle=False), trained(shuffle=False, seed=9))
+    assert not weights_equal(trained(shuffle=False), trained(seed=5))
+    assert weights_equal(trained(), trained())  # seed=None: the model's own generator
+
+
+# ------------------------------------------------------------------ inference
+def test_forward_predict_and_proba(model_class, small_data):
+    X = small_data[2]
+    model = model_class([20, 16, 10], ["relu", "softmax"])
+    out = model.forward(X)
+    assert out.shape == (40, 10) and out.dtype == np.float32
+    assert_close(out.sum(axis=1), np.ones(40), 1e-6, "softmax rows")
+    assert_close(model.predict_proba(X), out, 0.0, "predict_proba is forward")
+    labels = model.predict(X)
+    assert labels.shape == (40,) and np.array_equal(labels, out.argmax(axis=1))
+    assert model.forward(X[:1]).shape == (1, 10)
+
+
+@pytest.mark.parametrize("precision", ["float16", "float32", "float64"])
+def test_inference_precision(model_class, small_data, precision):
+    X = small_data[2]
+    model = model_class([20, 16, 10], ["relu", "softmax"], precision_config=FLOAT64)
+    reference = model.forward(X)
+    out = model.forward(X, precision=precision)
+    assert out.dtype == np.dtype(precision)
+    tolerance = {"float16": 5e-3, "float32": 1e-6, "float64": 0.0}[precision]
+    assert_close(out, reference, tolerance, f"{precision} forward against float64")
+    assert model.forward(X).dtype == np.float64  # the cast is per call, weights are untouched
+
+
+def test_default_precisions_come_from_the_config(model_class, small_data):
+    X = small_data[2]
+    model = model_class([20, 4, 10], ["relu", "softmax"],
+                        precision_config=PrecisionConfig("float64", "float16"))
+    assert model.forward(X).dtype == np.float16
+    assert model.forward(X, training=True).dtype == np.float64
+    assert model.forward(X, training=False, precision="float32").dtype == np.float32
+
+
+def test_precision_cast_is_refreshed_after_training(model_class, small_data):
+    X, y = small_data[0], small_data[1]
+    model = model_class([20, 4, 10], ["relu", "softmax"], precision_config=FLOAT64)
+    before = model.forward(X, precision="float32")
+    model.fit(X, y, epochs=1, alpha=0.5, batch_size=8)
+    assert_close(model.forward(X, precision="float32"), model.forward(X), 1e-6, "fresh cast")
+    assert not np.allclose(before, model.forward(X, precision="float32"))
+
+
+# -------------------------------------------------------------------- weights
+def test_get_weights_returns_copies_and_set_weights_round_trips(model_class):
+    model = model_class([5, 4, 3], ["tanh", "softmax"], precision_config=FLOAT64)
+    weights = model.get_weights()
+    weights[0][0][:] = 7.0
+    assert not np.any(model.get_weights()[0][0] == 7.0)
+    model.set_weights(weights)
+    assert np.all(model.get_weights()[0][0] == 7.0)
+
+
+# ----------------------------------------------------------------- divergence
+def test_divergence_names_the_epoch_and_keeps_the_weights_before_the_bad_step(model_class,
+                                                                             small_data):
+    X, y = small_data[0], small_data[1]
+    settings = dict(layer_sizes=[20, 16, 10], activations=["linear", "linear"],
+                    precision_config=FLOAT64, seed=1)
+    model = model_class(**settings)
+    with pytest.raises(TrainingDivergedError, match=r"diverged in epoch (\d+): the loss became") as info:
+        model.fit(X, y, epochs=50, alpha=3.0, batch_size=len(y), shuffle=False)
+    epoch = info.value.epoch
+    assert epoch >= 3 and len(info.value.history["loss"]) == epoch - 1
+    weights = model.get_weights()
+    assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in weights)
+    # One step per epoch: the weights made by step epoch-1 gave the bad loss,
+    # so the model must hold the weights after epoch-2 steps.
+    replay = model_class(**settings)
+    replay.fit(X, y, epochs=epoch - 2, alpha=3.0, batch_size=len(y), shuffle=False)
+    assert weights_equal(weights, replay.get_weights())
+    assert np.isfinite(model.evaluate(X, y)["loss"])
+
+
+def test_divergence_in_the_last_update_is_undone(model_class, small_data):
+    X, y = small_data[0] * 1000, small_data[1]
+    model = model_class([20, 16, 10], ["linear", "linear"], precision_config=FLOAT64, seed=1)
+    before = model.get_weights()
+    with pytest.raises(TrainingDivergedError, match="epoch 1: the weights became non-finite"):
+        model.fit(X, y, epochs=1, alpha=1e308, batch_size=len(y), shuffle=False)
+    assert weights_equal(before, model.get_weights())
