@@ -11,6 +11,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .registry import lookup
+
 
 class Activation(NamedTuple):
     name: str
@@ -79,10 +81,4 @@ OUTPUT_ONLY = frozenset({"softmax"})
 
 def get_activation(name) -> Activation:
     """Return the activation registered under ``name`` (lowercase, e.g. ``"relu"``)."""
-    if not isinstance(name, str):
-        raise TypeError(f"activation names must be strings, got {type(name).__name__} {name!r}; "
-                        f"valid: {sorted(ACTIVATIONS)}")
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; valid: {sorted(ACTIVATIONS)}") from None
+    return lookup(ACTIVATIONS, "activation", name)

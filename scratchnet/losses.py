@@ -21,6 +21,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .activations import softmax_forward
+from .registry import lookup
 
 
 class Loss(NamedTuple):
@@ -75,10 +76,4 @@ LOSSES: dict[str, Loss] = {
 
 def get_loss(name) -> Loss:
     """Return the loss registered under ``name`` (``"mse"`` or ``"cross_entropy"``)."""
-    if not isinstance(name, str):
-        raise TypeError(f"loss must be a string, got {type(name).__name__} {name!r}; "
-                        f"valid: {sorted(LOSSES)}")
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; valid: {sorted(LOSSES)}") from None
+    return lookup(LOSSES, "loss", name)
