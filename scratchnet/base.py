@@ -8,7 +8,6 @@ A subclass supplies the arithmetic through a handful of hooks:
 - ``_prepare_training_data(X (N, D) train dtype, labels (N,) int64) -> data``
 - ``_train_step(data, batch_indices (B,), alpha) -> (batch loss, n_correct)``:
   forward pass, loss, and (only if the loss is finite) backward pass and SGD update
-- ``_undo_last_step()``: put back the weights from before the last applied update
 - ``_logits_and_outputs(X (N, D), dtype name) -> (z (N, K), a (N, K))`` NumPy arrays
 - ``_loss_value(z, a, labels) -> float`` with the framework's own loss function
 """
@@ -28,12 +27,14 @@ from .validation import (check_alpha, check_architecture, check_features, check_
 class TrainingDivergedError(FloatingPointError):
     """``fit`` met a non-finite loss or weights; the model keeps its last good weights.
 
-    ``history`` holds the metrics of the epochs completed before the failure.
+    ``epoch`` and ``batch`` (1-based; ``batch`` is None when the weights, not a
+    loss, went non-finite) say where; ``history`` holds the completed epochs.
     """
 
-    def __init__(self, message, epoch, history):
+    def __init__(self, message, epoch, batch, history):
         super().__init__(message)
         self.epoch = epoch
+        self.batch = batch
         self.history = history
 
 
@@ -103,20 +104,26 @@ class BaseNetwork:
         if validation is not None:
             history.update(val_loss=[], val_accuracy=[])
         n_samples = X.shape[0]
+        # (weights at the start, batch order) of this epoch and the one before:
+        # what _rewind needs to rebuild the weights before any recent step.
+        epoch_starts = []
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+            epoch_starts = epoch_starts[-1:] + [(self.get_weights(), order)]
+            batches = [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
             loss_sum, n_correct = 0.0, 0
-            for start in range(0, n_samples, batch_size):
-                batch = order[start:start + batch_size]
+            for step, batch in enumerate(batches):
                 batch_loss, batch_correct = self._train_step(data, batch, alpha)
                 if not math.isfinite(batch_loss):
-                    self._diverged(f"the loss became {batch_loss} on batch "
-                                   f"{start // batch_size + 1}", epoch, alpha, history)
+                    self._rewind(data, alpha, batch_size, epoch_starts, steps_done=step)
+                    self._diverged(f"the loss became {batch_loss} on batch {step + 1}", epoch,
+                                   step + 1, alpha, history)
                 loss_sum += batch_loss * len(batch)
                 n_correct += batch_correct
             if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._get_params()):
-                self._diverged("the weights became non-finite in the last update", epoch, alpha,
-                               history)
+                self._rewind(data, alpha, batch_size, epoch_starts, steps_done=len(batches))
+                self._diverged("the weights became non-finite in its last update", epoch, None,
+                               alpha, history)
             history["loss"].append(loss_sum / n_samples)
             history["accuracy"].append(n_correct / n_samples)
             if validation is not None:
@@ -125,11 +132,28 @@ class BaseNetwork:
                 history["val_accuracy"].append(metrics["accuracy"])
         return history
 
-    def _diverged(self, what, epoch, alpha, history):
-        self._undo_last_step()
+    def _rewind(self, data, alpha, batch_size, epoch_starts, steps_done):
+        """Put back the weights from before the last update, the one that blew up.
+
+        Training keeps no per-step copy of the weights (it would slow every
+        step, and the PyTorch twin's most); instead the weights from the start
+        of the epoch are restored and the epoch's steps up to the bad one are
+        replayed: the same arithmetic on the same batches. When the current
+        epoch had done no step yet, the last update was the previous epoch's.
+        """
+        if steps_done == 0 and len(epoch_starts) == 2:
+            weights, order = epoch_starts[0]
+            steps_done = -(-len(order) // batch_size)  # the previous epoch's step count
+        else:
+            weights, order = epoch_starts[-1]
+        self._set_params(weights)
+        for step in range(steps_done - 1):
+            self._train_step(data, order[step * batch_size:(step + 1) * batch_size], alpha)
+
+    def _diverged(self, what, epoch, batch, alpha, history):
         raise TrainingDivergedError(
             f"training diverged in epoch {epoch}: {what} (alpha={alpha}); the model keeps the "
-            f"weights from before the step that blew up; try a smaller alpha", epoch, history)
+            f"weights from before the step that blew up; try a smaller alpha", epoch, batch, history)
 
     # ---------------------------------------------------------------- inference
     def _check_precision(self, precision, training=False):

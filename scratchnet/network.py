@@ -42,27 +42,15 @@ class NeuralNetwork(BaseNetwork):
         self._activation_fns = [get_activation(name) for name in self.activations]
         self._loss_fn = get_loss(self.loss)
 
-    # The weights live in two buffers. An SGD step writes W - alpha * dW into
-    # the spare buffer and swaps, which costs the same memory traffic as an
-    # in-place update but keeps the previous weights for _undo_last_step.
     def _set_params(self, params):
         self._params = [(np.array(W, dtype=self.train_dtype), np.array(b, dtype=self.train_dtype))
                         for W, b in params]
-        self._spare = [(np.empty_like(W), np.empty_like(b)) for W, b in self._params]
-        self._can_undo = False
         self._cast_cache = {}
 
     def _get_params(self):
         return self._params
 
-    def _undo_last_step(self):
-        if self._can_undo:
-            self._params, self._spare = self._spare, self._params
-            self._can_undo = False
-        self._cast_cache = {}
-
     def _prepare_training_data(self, X, labels):
-        self._can_undo = False
         self._cast_cache = {}  # fit changes the weights; casts made before are stale
         return X, labels
 
@@ -121,11 +109,9 @@ class NeuralNetwork(BaseNetwork):
             loss, outputs, grads = self._loss_and_gradients(X[batch], labels[batch])
             if grads is None:
                 return loss, 0
-            for (W, b), (W_next, b_next), (dW, db) in zip(self._params, self._spare, grads):
-                np.subtract(W, alpha * dW, out=W_next)
-                np.subtract(b, alpha * db, out=b_next)
-        self._params, self._spare = self._spare, self._params
-        self._can_undo = True
+            for (W, b), (dW, db) in zip(self._params, grads):
+                W -= alpha * dW
+                b -= alpha * db
         return loss, int(np.count_nonzero(outputs.argmax(axis=1) == labels[batch]))
 
     def _params_in(self, dtype):

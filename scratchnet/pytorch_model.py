@@ -96,7 +96,6 @@ class TorchNeuralNetwork(BaseNetwork):
         self._module = nn.Sequential(self._body, self._output_activation)
         self._module.to(device=self.device, dtype=getattr(torch, self.train_dtype))
         self._linears = [layer for layer in self._body if isinstance(layer, nn.Linear)]
-        self._snapshot = None
 
     @property
     def module(self):
@@ -109,18 +108,10 @@ class TorchNeuralNetwork(BaseNetwork):
         for linear, (W, b) in zip(self._linears, params):
             _linear_from_numpy(linear, np.asarray(W, dtype=self.train_dtype),
                                np.asarray(b, dtype=self.train_dtype))
-        self._snapshot = None
         self._cast_cache = {}
 
     def _get_params(self):
         return [_numpy_from_linear(linear) for linear in self._linears]
-
-    def _undo_last_step(self):
-        if self._snapshot is not None:
-            with torch.no_grad():
-                for param, saved in zip(self._module.parameters(), self._snapshot):
-                    param.copy_(saved)
-        self._cast_cache = {}
 
     def _tensors(self, X, labels):
         """X (N, D), labels (N,) and the loss's targets (labels, or one-hot (N, K) for MSE)."""
@@ -133,7 +124,6 @@ class TorchNeuralNetwork(BaseNetwork):
 
     def _prepare_training_data(self, X, labels):
         self._optimizer = None  # built on the first step with this fit's alpha
-        self._snapshot = None
         self._cast_cache = {}
         return self._tensors(X, labels)
 
@@ -165,17 +155,12 @@ class TorchNeuralNetwork(BaseNetwork):
         X_t, labels_t, targets = data
         if self._optimizer is None:
             self._optimizer = torch.optim.SGD(self._module.parameters(), lr=alpha)
-            self._snapshot = [torch.empty_like(p) for p in self._module.parameters()]
         index = torch.from_numpy(batch).to(self.device)
         outputs, loss = self._batch_loss(X_t[index], targets[index])
         loss_value = loss.item()
         if not np.isfinite(loss_value):
             return loss_value, 0
         n_correct = int((outputs.argmax(dim=1) == labels_t[index]).sum().item())
-        # Keep the weights from before this update so a later divergence can be undone.
-        with torch.no_grad():
-            for saved, param in zip(self._snapshot, self._module.parameters()):
-                saved.copy_(param)
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._optimizer.step()

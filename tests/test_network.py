@@ -184,3 +184,32 @@ def test_divergence_in_the_last_update_is_undone(model_class, small_data):
     with pytest.raises(TrainingDivergedError, match="epoch 1: the weights became non-finite"):
         model.fit(X, y, epochs=1, alpha=1e308, batch_size=len(y), shuffle=False)
     assert weights_equal(before, model.get_weights())
+
+
+# (batch_size, alpha): the first three blow up in the middle of epoch 1; the
+# last two on the first batch of epoch 3, so the update to undo is the last
+# one of epoch 2 (with a partial last batch for 53).
+@pytest.mark.parametrize("batch_size,alpha", [(16, 1.5), (16, 3.0), (16, 8.0), (40, 1.4), (53, 1.4)])
+def test_divergence_keeps_the_weights_before_the_bad_step(model_class, small_data, batch_size, alpha):
+    X, y = small_data[0], small_data[1]
+    settings = dict(layer_sizes=[20, 16, 10], activations=["linear", "linear"],
+                    precision_config=FLOAT64, seed=1)
+    n_batches = -(-len(y) // batch_size)
+    model = model_class(**settings)
+    with pytest.raises(TrainingDivergedError) as info:
+        model.fit(X, y, epochs=50, alpha=alpha, batch_size=batch_size, shuffle=False)
+    assert info.value.batch is not None
+    bad_step = (info.value.epoch - 1) * n_batches + info.value.batch - 1  # 0-based, global
+    assert bad_step >= 2
+    # The update made by step bad_step - 1 is the one that blew up: the model must
+    # hold the weights after bad_step - 1 steps. Rebuild them by whole epochs, then
+    # a prefix of the data (shuffle=False keeps the order).
+    reference = model_class(**settings)
+    whole_epochs, extra_steps = divmod(bad_step - 1, n_batches)
+    if whole_epochs:
+        reference.fit(X, y, epochs=whole_epochs, alpha=alpha, batch_size=batch_size, shuffle=False)
+    if extra_steps:
+        rows = extra_steps * batch_size
+        reference.fit(X[:rows], y[:rows], epochs=1, alpha=alpha, batch_size=batch_size, shuffle=False)
+    assert weights_equal(model.get_weights(), reference.get_weights()), (
+        f"diverged at epoch {info.value.epoch} batch {info.value.batch}")
