@@ -245,10 +245,11 @@ class BaseNetwork:
         saved = checkpoint.load_checkpoint(path)
         try:
             config = PrecisionConfig(saved["train_dtype"], saved["infer_precision"])
-            model = cls(saved["layer_sizes"], saved["activations"], precision_config=config,
-                        loss=saved["loss"], **kwargs)
+            check_architecture(saved["layer_sizes"], saved["activations"], saved["loss"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"checkpoint {str(path)!r} describes an invalid model: {exc}") from None
+        model = cls(saved["layer_sizes"], saved["activations"], precision_config=config,
+                    loss=saved["loss"], **kwargs)
         model.set_weights(saved["weights"])
         return model
 

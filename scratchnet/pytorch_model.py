@@ -74,15 +74,16 @@ class TorchNeuralNetwork(BaseNetwork):
 
     @staticmethod
     def _check_device(device):
-        if device not in ("cpu", "cuda") and not isinstance(device, torch.device):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-        device = torch.device(device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was asked for but torch.cuda.is_available() is False "
-                             f"(torch {torch.__version__}); use device='cpu'")
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-        return device
+        try:
+            checked = torch.device(device) if isinstance(device, (str, torch.device)) else None
+        except (RuntimeError, TypeError):
+            checked = None
+        if checked is None or checked.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
+        if checked.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was asked for but torch.cuda.is_available() is "
+                             f"False (torch {torch.__version__}); use device='cpu'")
+        return checked
 
     def _build_module(self):
         layers = []
@@ -115,7 +116,7 @@ class TorchNeuralNetwork(BaseNetwork):
 
     def _tensors(self, X, labels):
         """X (N, D), labels (N,) and the loss's targets (labels, or one-hot (N, K) for MSE)."""
-        X_t = torch.from_numpy(X).to(self.device)  # (N, D)
+        X_t = torch.from_numpy(np.ascontiguousarray(X)).to(self.device)  # (N, D)
         labels_t = torch.from_numpy(labels).to(self.device)  # (N,)
         targets = labels_t
         if self.loss == "mse":

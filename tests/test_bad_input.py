@@ -137,3 +137,27 @@ def test_checkpoint_of_another_architecture_is_rejected(model_class, tmp_path):
     with pytest.raises(ValueError, match=r"holds layer_sizes \[6, 5, 3\] .* this model has \[6, 4, 3\]"):
         model.load_weights(tmp_path / "other.npz")
     assert all(np.array_equal(a, b) for p, q in zip(before, model.get_weights()) for a, b in zip(p, q))
+
+
+@pytest.mark.parametrize("device", ["tpu", "gpu", 3])
+def test_bad_device(device):
+    pytest.importorskip("torch")
+    from scratchnet import TorchNeuralNetwork
+    with pytest.raises(ValueError, match=r"device must be 'cpu' or 'cuda'"):
+        TorchNeuralNetwork([4, 3], ["softmax"], device=device)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from scratchnet import TorchNeuralNetwork
+    with pytest.raises(ValueError, match=r"torch.cuda.is_available\(\) is False"):
+        TorchNeuralNetwork([4, 3], ["softmax"], device="cuda")
+
+
+def test_non_contiguous_input_is_accepted(model_class):
+    model = model_class([6, 4, 3], ["relu", "softmax"])
+    flipped = X[::-1, :]
+    model.fit(flipped, y[::-1], **FIT)
+    assert model.forward(np.asfortranarray(X)).shape == (12, 3)
