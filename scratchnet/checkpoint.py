@@ -12,36 +12,15 @@ code from a file.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .files import atomic_write
+
 FORMAT = "scratchnet-checkpoint"
 FORMAT_VERSION = 1
 _TEXT_KEYS = ("framework", "loss", "train_dtype", "infer_precision")
-
-
-def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then move it into place.
-
-    A failure leaves ``path`` exactly as it was.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path, *, framework, layer_sizes, activations, loss, train_dtype,

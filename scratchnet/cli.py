@@ -73,6 +73,48 @@ def run_demo(args, out=sys.stdout):
     return 0
 
 
+def _progress_printer():
+    """Progress lines on stderr when it is a terminal; nothing when it is not."""
+    if sys.stderr.isatty():
+        return lambda message: print(f"... {message}", file=sys.stderr, flush=True)
+    return None
+
+
+#: compare flags that set the model, its data or its training (the rest set the measurement).
+_ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "batch_size", "alpha",
+                       "seed", "dataset", "loss", "precision")
+
+
+def run_compare(args, out=sys.stdout):
+    """Run the comparison for one preset or all, print the table, write the reports."""
+    from .compare import PRESETS, benchmark_scratch_vs_torch
+    from .reports import console_table, interpretation, write_reports
+
+    names = list(PRESETS) if args.preset == "all" else [args.preset]
+    overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS
+                 if getattr(args, key) is not None}
+    progress = _progress_printer()
+    rows = []
+    for name in names:
+        settings = {**PRESETS[name], **overrides}
+        # A flag that changes what the preset fixes makes the run "custom".
+        changed = [key for key, value in overrides.items() if PRESETS[name].get(key) != value]
+        label = "custom" if changed else name
+        if progress:
+            progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
+        for row in benchmark_scratch_vs_torch(**settings, repeats=args.repeats, warmup=args.warmup,
+                                              threads=args.threads, frameworks=args.frameworks,
+                                              progress=progress):
+            row["preset"] = label
+            rows.append(row)
+    paths = write_reports(rows, args.out)
+    print(console_table(rows), file=out)
+    print(file=out)
+    print(interpretation(rows), file=out)
+    print(f"\nreports: {', '.join(paths.values())}", file=out)
+    return 0 if any(row["status"] == "ok" for row in rows) else 1
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="scratchnet",
@@ -88,6 +130,39 @@ def build_parser():
                     "largest difference between their predicted probabilities.")
     _add_training_arguments(demo)
     demo.set_defaults(run=run_demo)
+
+    compare = commands.add_parser(
+        "compare", help="benchmark both models side by side and write the reports",
+        description="Train and time the NumPy network and its PyTorch twin with identical "
+                    "settings, each in a fresh process with the same thread count, and write "
+                    "comparison_metrics.json/.csv/.md and comparison_summary.png. Without flags "
+                    "it runs the spec's default: 784x64x10 relu/softmax, 512 samples, 3 epochs, "
+                    "batch 32, alpha 0.1, seed 42. Flags override the preset's values.")
+    compare.add_argument("--preset", choices=["default", "deep", "wide", "all"], default="default",
+                         help="the spec's configurations: default (784x64x10), deep "
+                              "(1024x512x256x128x10), wide (784x256x256x10), or all three")
+    compare.add_argument("--layer-sizes", type=_int_list, help="e.g. 784,64,10")
+    compare.add_argument("--activations", type=_name_list, help="e.g. relu,softmax")
+    compare.add_argument("--n-samples", type=int, help="training samples (a quarter as many more "
+                                                       "are held out for accuracy and latency)")
+    compare.add_argument("--epochs", type=int)
+    compare.add_argument("--batch-size", type=int)
+    compare.add_argument("--alpha", type=float, help="SGD learning rate")
+    compare.add_argument("--seed", type=int)
+    compare.add_argument("--dataset", help="digits, synthetic or mnist:<folder> (default: digits "
+                                           "where the width is a square, else synthetic)")
+    compare.add_argument("--loss", help="mse (default) or cross_entropy")
+    compare.add_argument("--precision", help="float32 (default) or float64")
+    compare.add_argument("--repeats", type=int, default=7, help="timed runs per metric (default: 7)")
+    compare.add_argument("--warmup", type=int, default=1, help="untimed runs first (default: 1)")
+    compare.add_argument("--threads", type=int, help="threads for both frameworks "
+                                                     "(default: all cores)")
+    compare.add_argument("--frameworks", type=_name_list,
+                         help="comma-separated rows: scratch_numpy,pytorch,pytorch_cuda "
+                              "(default: the first two, and pytorch_cuda where CUDA is available)")
+    compare.add_argument("--out", default="benchmarks/comparison",
+                         help="folder for the reports (default: benchmarks/comparison)")
+    compare.set_defaults(run=run_compare)
     return parser
 
 

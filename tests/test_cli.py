@@ -49,3 +49,70 @@ def test_console_script_is_declared():
     from pathlib import Path
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["scratchnet"] == "scratchnet.cli:main"
+
+
+COMPARE_TINY = ["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--epochs", "1",
+                "--repeats", "2", "--threads", "1"]
+
+
+def test_compare_prints_the_table_and_writes_the_reports(tmp_path):
+    pytest.importorskip("torch")
+    result = scratchnet(*COMPARE_TINY, "--out", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", "progress must stay quiet when stderr is not a terminal"
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("framework") and " | status | train_time_per_epoch_s" in lines[0]
+    assert lines[2].startswith("scratch_numpy | ok") and lines[3].startswith("pytorch       | ok")
+    assert any(line.startswith("Training time per epoch: pytorch") for line in lines)
+    assert any(line.startswith("Parity: largest |p_scratch - p_torch|") for line in lines)
+    written = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert written == ["comparison_metrics.csv", "comparison_metrics.json", "comparison_metrics.md",
+                       "comparison_summary.png"]
+    import json
+    rows = json.loads((tmp_path / "reports" / "comparison_metrics.json").read_text())
+    assert [(r["framework"], r["preset"], r["threads"]) for r in rows] == [
+        ("scratch_numpy", "custom", 1), ("pytorch", "custom", 1)]
+
+
+def test_compare_shows_progress_on_a_terminal(tmp_path):
+    pytest.importorskip("torch")
+    import os
+    import pty
+    leader, follower = pty.openpty()
+    result = subprocess.run([sys.executable, "-m", "scratchnet", *COMPARE_TINY, "--repeats", "1",
+                             "--frameworks", "scratch_numpy", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=follower, text=True, timeout=300)
+    os.close(follower)
+    progress = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert result.returncode == 0
+    assert "... scratch_numpy: 1 timed runs after 1 warm-up, in a fresh process" in progress
+
+
+def test_compare_without_torch_still_reports(tmp_path):
+    from test_repository import BLOCK_TORCH
+    code = BLOCK_TORCH + ("from scratchnet.cli import main\n"
+                          f"sys.exit(main({COMPARE_TINY + ['--repeats', '1', '--out', str(tmp_path)]!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "pytorch       | skipped" in result.stdout
+    import json
+    rows = json.loads((tmp_path / "comparison_metrics.json").read_text())
+    assert rows[1]["status"] == "skipped" and rows[1]["notes"] == "torch not installed"
+    assert rows[0]["status"] == "ok"
+
+
+def test_compare_bad_arguments_write_nothing(tmp_path):
+    result = scratchnet("compare", "--layer-sizes", "64,16,10", "--activations", "relu",
+                        "--out", str(tmp_path / "reports"))
+    assert result.returncode == 2 and "activations needs len(layer_sizes) - 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_compare_help_lists_every_api_argument():
+    result = scratchnet("compare", "--help")
+    for flag in ("--layer-sizes", "--activations", "--n-samples", "--epochs", "--batch-size",
+                 "--alpha", "--seed", "--dataset", "--precision", "--loss", "--repeats",
+                 "--warmup", "--threads", "--frameworks", "--preset", "--out"):
+        assert flag in result.stdout, flag

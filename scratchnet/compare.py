@@ -1,0 +1,245 @@
+"""The side-by-side run: ``benchmark_scratch_vs_torch``.
+
+Every framework is measured in a fresh worker process (``multiprocessing``
+"spawn"), so neither warms up, allocates for or shares thread pools with the
+other, and the memory high-water mark of one run never includes the other's.
+The parent process only checks the arguments, loads the data once (the same
+arrays go to every worker), gathers the rows and computes the parity figure.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import math
+import multiprocessing
+import traceback
+
+import numpy as np
+
+from . import benchmark
+from .data import load_dataset
+from .precision import TRAIN_DTYPES, check_dtype_name
+from .validation import check_alpha, check_architecture, check_int, check_seed
+
+FRAMEWORKS = ("scratch_numpy", "pytorch", "pytorch_cuda")
+
+#: The spec's three configurations. The spec's "deep" example lists five
+#: activations for four layers; a network needs len(layer_sizes) - 1 of them,
+#: so it is three relu layers and a softmax output here.
+PRESETS = {
+    "default": dict(layer_sizes=[784, 64, 10], activations=["relu", "softmax"], n_samples=512,
+                    epochs=3, batch_size=32, alpha=0.1, seed=42),
+    "deep": dict(layer_sizes=[1024, 512, 256, 128, 10], activations=["relu", "relu", "relu", "softmax"],
+                 n_samples=1000, epochs=5, batch_size=64, alpha=0.01, seed=42),
+    "wide": dict(layer_sizes=[784, 256, 256, 10], activations=["relu", "relu", "softmax"],
+                 n_samples=500, epochs=10, batch_size=128, alpha=0.05, seed=123),
+}
+
+N_CLASSES = 10
+DIGITS_SAMPLES = 1797
+
+
+def held_out_size(n_samples):
+    """Held-out samples drawn beside ``n_samples`` training samples: a quarter as many
+    (20 % of the total), at least one."""
+    return max(1, round(n_samples / 4))
+
+
+def default_dataset(n_features, n_samples):
+    """The embedded digits where the width is a square and there are enough digits."""
+    side = math.isqrt(n_features)
+    fits = n_samples + held_out_size(n_samples) <= DIGITS_SAMPLES
+    return "digits" if side * side == n_features and fits else "synthetic"
+
+
+def cuda_available():
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+def _torch_available():
+    from .pytorch_model import is_torch_available
+    return is_torch_available()
+
+
+def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
+                               alpha=0.1, seed=42, *, dataset=None, precision="float32",
+                               loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
+                               progress=None):
+    """Train and time both models with identical settings; one row (dict) per framework.
+
+    ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
+    ones are drawn from ``dataset`` (default: digits where the width allows,
+    else synthetic). ``precision`` is the dtype models train and infer in;
+    ``threads`` (default: all cores) applies to NumPy's BLAS and to torch alike;
+    ``frameworks`` picks rows from ``FRAMEWORKS`` (default: scratch_numpy,
+    pytorch, and pytorch_cuda where CUDA is available). ``progress``, if given,
+    is called with a short message as each framework starts.
+    """
+    sizes, names, loss = check_architecture(layer_sizes, activations, loss)
+    if sizes[-1] < N_CLASSES:
+        raise ValueError(f"layer_sizes[-1] must be at least {N_CLASSES}: the benchmark data sets "
+                         f"have {N_CLASSES} classes, got {sizes[-1]}")
+    job = dict(
+        layer_sizes=list(sizes), activations=list(names), loss=loss,
+        n_samples=check_int(n_samples, "n_samples"), epochs=check_int(epochs, "epochs"),
+        batch_size=check_int(batch_size, "batch_size"), alpha=check_alpha(alpha),
+        seed=check_seed(seed), precision=check_dtype_name(precision, "precision", TRAIN_DTYPES),
+        repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
+        threads=benchmark.available_cores() if threads is None else check_int(threads, "threads"),
+    )
+    if frameworks is None:
+        frameworks = list(FRAMEWORKS[:2]) + (["pytorch_cuda"] if cuda_available() else [])
+    if isinstance(frameworks, str) or not all(f in FRAMEWORKS for f in frameworks) or not frameworks:
+        raise ValueError(f"frameworks must be a non-empty list drawn from {list(FRAMEWORKS)}, "
+                         f"got {frameworks!r}")
+    frameworks = [f for f in FRAMEWORKS if f in frameworks]  # the report's fixed order
+    job["dataset"] = dataset or default_dataset(sizes[0], job["n_samples"])
+    n_test = held_out_size(job["n_samples"])
+    total = job["n_samples"] + n_test
+    job["data"] = load_dataset(job["dataset"], n_features=sizes[0], n_samples=total,
+                               test_fraction=n_test / total, seed=job["seed"])
+
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    rows, probabilities = [], {}
+    for framework in frameworks:
+        reason = _skip_reason(framework)
+        if reason is None:
+            if progress:
+                progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} warm-up, "
+                         f"in a fresh process")
+            row, proba = _run_isolated(framework, job)
+        else:
+            row, proba = {"status": "skipped", "notes": reason}, None
+        rows.append(_complete_row(row, framework, job, n_test, started))
+        if proba is not None:
+            probabilities[framework] = proba
+    _add_parity(rows, probabilities)
+    return rows
+
+
+def _skip_reason(framework):
+    if framework.startswith("pytorch") and not _torch_available():
+        return "torch not installed"
+    if framework == "pytorch_cuda" and not cuda_available():
+        return "CUDA not available (torch.cuda.is_available() is False)"
+    return None
+
+
+def _run_isolated(framework, job):
+    """run_framework(framework, job) in a fresh spawned process; a crash becomes an error row."""
+    context = multiprocessing.get_context("spawn")
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            return pool.submit(run_framework, framework, job).result()
+    except Exception as exc:  # the worker died (killed, out of memory) or could not start
+        return {"status": "error", "notes": f"worker process failed: {type(exc).__name__}: {exc}"}, None
+
+
+def run_framework(framework, job):
+    """Measure one framework; runs inside the worker process. Returns (row, probabilities)."""
+    X_train, y_train, X_test, y_test = job["data"]
+    try:
+        model_class, extra = _model_class(framework)
+        with benchmark.limit_threads(job["threads"]) as threads_in_force:
+            row, probabilities = _measure(model_class, extra, job, X_train, y_train, X_test, y_test)
+        row.update(blas_threads=threads_in_force["blas"], torch_threads=threads_in_force["torch"],
+                   blas=benchmark.torch_blas() if framework.startswith("pytorch")
+                   else benchmark.numpy_blas())
+        return row, probabilities
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return {"status": "error", "notes": f"{type(exc).__name__}: {exc} "
+                                            f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"}, None
+
+
+def _model_class(framework):
+    if framework == "scratch_numpy":
+        from .network import NeuralNetwork
+        return NeuralNetwork, {}
+    from .pytorch_model import TorchNeuralNetwork  # imports torch before anything is measured
+    return TorchNeuralNetwork, {"device": "cuda" if framework == "pytorch_cuda" else "cpu"}
+
+
+def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
+    from .precision import PrecisionConfig
+    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
+
+    def make_model():
+        return model_class(job["layer_sizes"], job["activations"], precision_config=config,
+                           seed=job["seed"], loss=job["loss"], **extra)
+
+    fit_args = dict(epochs=job["epochs"], alpha=job["alpha"], batch_size=job["batch_size"],
+                    seed=job["seed"])
+    precision, repeats, warmup = job["precision"], job["repeats"], job["warmup"]
+    cuda = extra.get("device") == "cuda"
+    if cuda:
+        import torch
+        torch.cuda.reset_peak_memory_stats()
+    # Memory first, in this fresh process: building and training one model,
+    # thread pools and first-use allocations included. tracemalloc gets a run of
+    # its own because its bookkeeping would inflate the resident figure.
+    _, peak_mb, method = benchmark.measure_peak_rss_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
+    _, traced_mb = benchmark.measure_traced_peak_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
+    train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
+                                                             repeats=repeats, warmup=warmup, **fit_args)
+    latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
+    single = benchmark.measure_single_sample_latency(model, X_test, precision,
+                                                     runs=max(100, repeats), warmup=max(10, warmup))
+    throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
+                                                    repeats, warmup)
+    row = {
+        "status": "ok", "notes": "",
+        "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
+        "train_time_per_epoch_s_max": train.max,
+        "inference_latency_per_sample_s": float(latency),
+        "inference_latency_per_sample_s_min": latency.min,
+        "inference_latency_per_sample_s_max": latency.max,
+        "single_sample_latency_s": float(single), "single_sample_latency_s_min": single.min,
+        "single_sample_latency_s_max": single.max,
+        "batch_throughput_samples_per_s": float(throughput),
+        "batch_throughput_samples_per_s_min": throughput.min,
+        "batch_throughput_samples_per_s_max": throughput.max,
+        "peak_memory_mb": peak_mb, "peak_traced_mb": traced_mb, "peak_memory_method": method,
+        "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
+        "train_accuracy": model.evaluate(X_train, y_train)["accuracy"],
+        "device": "cuda" if cuda else "cpu",
+    }
+    if cuda:
+        import torch
+        row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    return row, model.predict_proba(X_test).astype(np.float64)
+
+
+def _complete_row(row, framework, job, n_test, started):
+    """The measured row with the run's settings and versions, in the report's key order."""
+    from .reports import COLUMNS
+    settings = {key: job[key] for key in ("n_samples", "epochs", "batch_size", "alpha", "seed",
+                                          "precision", "threads", "dataset", "loss", "repeats",
+                                          "warmup")}
+    full = dict.fromkeys(COLUMNS)
+    full.update(settings, framework=framework, layer_sizes="x".join(map(str, job["layer_sizes"])),
+                activations=",".join(job["activations"]), n_test=n_test, started_utc=started,
+                **benchmark.environment())
+    full.update(row)
+    if full["status"] != "ok" and not full["notes"]:
+        full["notes"] = full["status"]
+    return full
+
+
+def _add_parity(rows, probabilities):
+    """parity_max_abs_diff: largest |p_scratch - p_torch| on the test split, on both rows."""
+    scratch = probabilities.get("scratch_numpy")
+    cpu_diff = None
+    for row in rows:
+        theirs = probabilities.get(row["framework"])
+        if scratch is not None and theirs is not None and row["framework"] != "scratch_numpy":
+            row["parity_max_abs_diff"] = float(np.max(np.abs(scratch - theirs)))
+            if row["framework"] == "pytorch":
+                cpu_diff = row["parity_max_abs_diff"]
+    for row in rows:
+        if row["framework"] == "scratch_numpy" and scratch is not None:
+            row["parity_max_abs_diff"] = cpu_diff

@@ -1,0 +1,248 @@
+"""The report writers shared by ``scratchnet compare`` and the asv exporter:
+one schema (``COLUMNS``), written as JSON, CSV, Markdown, a PNG and a console table.
+
+Every file is written atomically. Missing values are ``null`` in JSON and
+empty cells in CSV.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+from .files import atomic_write, atomic_write_text
+
+#: The spec's keys first, in its order, then spreads, settings and versions.
+SPEC_COLUMNS = ["framework", "status", "layer_sizes", "train_time_per_epoch_s",
+                "inference_latency_per_sample_s", "batch_throughput_samples_per_s",
+                "peak_memory_mb", "final_accuracy", "notes"]
+COLUMNS = SPEC_COLUMNS + [
+    "train_time_per_epoch_s_min", "train_time_per_epoch_s_max",
+    "inference_latency_per_sample_s_min", "inference_latency_per_sample_s_max",
+    "single_sample_latency_s", "single_sample_latency_s_min", "single_sample_latency_s_max",
+    "batch_throughput_samples_per_s_min", "batch_throughput_samples_per_s_max",
+    "peak_traced_mb", "peak_memory_method", "peak_gpu_memory_mb",
+    "train_accuracy", "parity_max_abs_diff",
+    "preset", "activations", "loss", "dataset", "n_samples", "n_test", "epochs", "batch_size",
+    "alpha", "seed", "precision", "device", "threads", "blas_threads", "torch_threads",
+    "repeats", "warmup",
+    "python_version", "numpy_version", "torch_version", "blas", "platform", "cpu", "cpu_count",
+    "started_utc",
+]
+FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
+         "markdown": "comparison_metrics.md", "png": "comparison_summary.png"}
+
+# The metric columns of the console and Markdown tables (names carry their units).
+TABLE = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
+         "batch_throughput_samples_per_s", "peak_memory_mb", "final_accuracy"]
+
+
+def ordered(row):
+    """The row with every column of ``COLUMNS`` in order (missing ones None), extras after."""
+    result = {column: row.get(column) for column in COLUMNS}
+    result.update({key: value for key, value in row.items() if key not in result})
+    return result
+
+
+def write_json(rows, path):
+    text = json.dumps([ordered(row) for row in rows], indent=2, allow_nan=False,
+                      default=_json_default)
+    atomic_write_text(path, text + "\n")
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # NumPy scalars
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def write_csv(rows, path):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in ordered(row).items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_csv(path):
+    """Rows back from a CSV: numbers as int/float, empty cells as None."""
+    with open(path, newline="") as handle:
+        return [{key: _parse_cell(value) for key, value in row.items()}
+                for row in csv.DictReader(handle)]
+
+
+def _parse_cell(text):
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def format_number(value):
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.3e}"
+
+
+def _cell(row, column):
+    value = format_number(row.get(column))
+    low, high = row.get(f"{column}_min"), row.get(f"{column}_max")
+    if low is not None and high is not None:
+        value += f" [{format_number(low)}-{format_number(high)}]"
+    return value
+
+
+def _group(row):
+    return row.get("preset") or row.get("layer_sizes")
+
+
+def table_rows(rows):
+    """The spec's columns (framework, status, metrics), then the configuration."""
+    header = ["framework", "status"] + TABLE + ["preset"]
+    body = [[row["framework"], row["status"]] + [_cell(row, column) for column in TABLE]
+            + [_group(row) or ""] for row in rows]
+    return header, body
+
+
+def console_table(rows):
+    """The spec's ``framework | status | ...`` table, medians with [min-max] after them."""
+    header, body = table_rows(rows)
+    widths = [max(len(str(line[i])) for line in [header] + body) for i in range(len(header))]
+    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths))
+             for line in [header] + body]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def interpretation(rows):
+    """Speedup, memory ratio and parity per configuration, as the spec's example words them."""
+    lines = []
+    groups = {}
+    for row in rows:
+        groups.setdefault(_group(row), {})[row["framework"]] = row
+    for group, by_framework in groups.items():
+        scratch, torch_row = by_framework.get("scratch_numpy"), by_framework.get("pytorch")
+        prefix = f"{group}: " if len(groups) > 1 else ""
+        if not (scratch and torch_row and scratch["status"] == torch_row["status"] == "ok"):
+            lines.append(f"{prefix}no ratio: both scratch_numpy and pytorch rows must be ok")
+            continue
+        for column, what in (("train_time_per_epoch_s", "Training time per epoch"),
+                             ("inference_latency_per_sample_s", "Inference latency per sample"),
+                             ("single_sample_latency_s", "Single-sample latency")):
+            ratio = torch_row[column] / scratch[column]
+            winner = "scratch_numpy" if ratio > 1 else "pytorch"
+            lines.append(f"{prefix}{what}: pytorch {format_number(torch_row[column])} s / "
+                         f"scratch_numpy {format_number(scratch[column])} s = {ratio:.2f}x "
+                         f"({winner} faster, {max(ratio, 1 / ratio):.2f}x)")
+        if scratch["peak_memory_mb"] and torch_row["peak_memory_mb"]:
+            ratio = torch_row["peak_memory_mb"] / scratch["peak_memory_mb"]
+            lines.append(f"{prefix}Memory ratio: pytorch {format_number(torch_row['peak_memory_mb'])} MB "
+                         f"/ scratch_numpy {format_number(scratch['peak_memory_mb'])} MB = {ratio:.2f}x")
+        parity = scratch.get("parity_max_abs_diff")
+        lines.append(f"{prefix}Parity: largest |p_scratch - p_torch| on the held-out split = "
+                     f"{format_number(parity)} ({scratch['precision']}); accuracy "
+                     f"{format_number(scratch['final_accuracy'])} vs "
+                     f"{format_number(torch_row['final_accuracy'])}")
+    return "\n".join(lines)
+
+
+def markdown_table(rows):
+    header, body = table_rows(rows)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in body]
+    settings = {key: rows[0].get(key) for key in ("threads", "repeats", "precision", "numpy_version",
+                                                  "torch_version", "python_version", "cpu")} if rows else {}
+    notes = "Medians over the timed runs, [min-max] after them. " + ", ".join(
+        f"{key}: {value}" for key, value in settings.items())
+    return "\n".join(lines) + "\n\n" + notes + "\n\n" + interpretation(rows) + "\n"
+
+
+def write_markdown(rows, path):
+    atomic_write_text(path, markdown_table(rows))
+
+
+PANELS = [("train_time_per_epoch_s", "Training time per epoch", "seconds", 1),
+          ("inference_latency_per_sample_s", "Inference latency per sample", "microseconds", 1e6),
+          ("peak_memory_mb", "Peak memory during build + training", "MB (resident)", 1),
+          ("final_accuracy", "Final accuracy (held-out split)", "accuracy (0-1)", 1)]
+COLORS = {"scratch_numpy": "#1f77b4", "pytorch": "#ff7f0e", "pytorch_cuda": "#2ca02c",
+          "onnxruntime": "#9467bd"}
+PNG_SIZE = (1200, 900)  # pixels
+
+
+def write_png(rows, path):
+    """A 2x2 summary: one bar per framework, configurations side by side, min-max error bars."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    groups = list(dict.fromkeys(_group(row) for row in rows))
+    frameworks = list(dict.fromkeys(row["framework"] for row in rows))
+    figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100)
+    axes = figure.subplots(2, 2).ravel()
+    width = 0.8 / max(1, len(frameworks))
+    for ax, (column, title, unit, scale) in zip(axes, PANELS):
+        for f_index, framework in enumerate(frameworks):
+            xs, heights, low, high = [], [], [], []
+            for g_index, group in enumerate(groups):
+                row = next((r for r in rows if _group(r) == group and r["framework"] == framework), None)
+                if row is None or row.get(column) is None:
+                    continue
+                value = row[column] * scale
+                xs.append(g_index + (f_index - (len(frameworks) - 1) / 2) * width)
+                heights.append(value)
+                low.append(value - (row.get(f"{column}_min") or row[column]) * scale)
+                high.append((row.get(f"{column}_max") or row[column]) * scale - value)
+            if xs:
+                spread = [low, high] if any(low) or any(high) else None
+                bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
+                              color=COLORS.get(framework))
+                ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,
+                             label_type="center", color="white")
+        ax.set_title(title)
+        ax.set_ylabel(unit)
+        ax.set_xticks(range(len(groups)), [str(g) for g in groups])
+        if column == "final_accuracy":
+            ax.set_ylim(0, 1)
+        elif _spans_decades(rows, column):
+            ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend()
+    skipped = [f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}" for r in rows
+               if r["status"] != "ok"]
+    figure.suptitle("scratchnet: scratch NumPy vs PyTorch (medians; bars span min-max)"
+                    + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
+    figure.tight_layout()
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
+
+
+def _spans_decades(rows, column):
+    values = [r[column] for r in rows if r.get(column)]
+    return len(values) > 1 and max(values) / min(values) > 20
+
+
+def write_reports(rows, out_dir):
+    """Write JSON, CSV, Markdown and PNG into ``out_dir`` (created if missing); return their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {kind: os.path.join(out_dir, name) for kind, name in FILES.items()}
+    write_json(rows, paths["json"])
+    write_csv(rows, paths["csv"])
+    write_markdown(rows, paths["markdown"])
+    write_png(rows, paths["png"])
+    return paths

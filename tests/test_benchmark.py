@@ -1,0 +1,89 @@
+"""The measuring primitives, on both models."""
+import time
+
+import numpy as np
+import pytest
+
+from scratchnet import benchmark
+from scratchnet.benchmark import Timing
+
+
+def test_timing_is_the_median_with_its_spread():
+    timing = Timing([0.3, 0.1, 0.2, 0.5, 0.4])
+    assert timing == 0.3 and (timing.min, timing.max) == (0.1, 0.5)
+    assert timing.scaled(2) == 0.6 and timing.scaled(2).max == 1.0
+    rate = timing.inverted(1.0)
+    assert rate == pytest.approx(1 / 0.3) and rate.min == 2.0 and rate.max == 10.0
+
+
+def test_time_runs_excludes_warmup_and_setup():
+    calls = []
+
+    def slow_setup():
+        time.sleep(0.02)
+        return len(calls)
+
+    timing = benchmark.time_runs(lambda arg: calls.append(arg), runs=5, warmup=2, setup=slow_setup)
+    assert len(timing.runs) == 5 and len(calls) == 7
+    assert timing.max < 0.01, "setup time leaked into the timed region"
+
+
+def test_time_runs_agrees_with_a_stopwatch():
+    timing = benchmark.time_runs(lambda: time.sleep(0.01), runs=3, warmup=0)
+    assert 0.0095 < timing.min and timing.max < 0.05
+
+
+def test_training_time_uses_a_fresh_model_each_run(model_class, small_data):
+    X, y = small_data[0], small_data[1]
+    built = []
+
+    def make():
+        built.append(model_class([20, 8, 10], ["relu", "softmax"], seed=0))
+        return built[-1]
+
+    per_epoch, model = benchmark.measure_training_time_per_epoch(make, X, y, epochs=2, alpha=0.1,
+                                                                 batch_size=32, repeats=3, warmup=1)
+    assert len(built) == 4 and model is built[-1]
+    assert len(per_epoch.runs) == 3 and per_epoch > 0
+    # Every run trained from the same start: the last model equals a fresh one trained once.
+    reference = make()
+    reference.fit(X, y, epochs=2, alpha=0.1, batch_size=32, seed=42)
+    assert all(np.array_equal(a, b) for p, q in zip(model.get_weights(), reference.get_weights())
+               for a, b in zip(p, q))
+
+
+def test_inference_measures(model_class, small_data):
+    X = small_data[2]
+    model = model_class([20, 8, 10], ["relu", "softmax"])
+    latency = benchmark.measure_inference_latency_per_sample(model, X, precision="float32", runs=5)
+    single = benchmark.measure_single_sample_latency(model, X, runs=20, warmup=2)
+    throughput = benchmark.measure_batch_throughput(model, X, batch_size=8, runs=5)
+    assert 0 < latency < single < 0.1
+    assert throughput.min <= throughput <= throughput.max
+    assert 1e2 < throughput < 1e9  # samples per second
+
+
+def test_peak_rss_sees_numpy_and_torch_allocations():
+    _, numpy_mb = benchmark._measure_peak_memory_mb(lambda: np.ones(2 ** 25).sum())  # 256 MiB
+    assert 250 < numpy_mb < 400
+    torch = pytest.importorskip("torch")
+    _, torch_mb = benchmark._measure_peak_memory_mb(lambda: torch.ones(2 ** 25, dtype=torch.float64).sum())
+    assert 250 < torch_mb < 400
+    _, traced_torch_mb = benchmark.measure_traced_peak_mb(
+        lambda: torch.ones(2 ** 25, dtype=torch.float64).sum())
+    assert traced_torch_mb < 10, "tracemalloc is expected not to see torch's storage"
+
+
+def test_limit_threads_applies_to_numpy_and_torch():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    with benchmark.limit_threads(1) as in_force:
+        assert in_force == {"blas": 1, "torch": 1}
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_environment_names_the_versions():
+    info = benchmark.environment()
+    assert info["numpy_version"] == np.__version__ and info["python_version"].startswith("3.")
+    assert benchmark.numpy_blas() != "unknown"

@@ -1,0 +1,152 @@
+"""benchmark_scratch_vs_torch: the rows, their units, and failure as rows."""
+import os
+
+import numpy as np
+import pytest
+
+from scratchnet import compare
+from scratchnet.reports import COLUMNS, SPEC_COLUMNS
+
+pytest.importorskip("torch")
+
+TINY = dict(layer_sizes=[64, 16, 10], activations=["relu", "softmax"], n_samples=96, epochs=2,
+            batch_size=16, alpha=0.1, seed=42, repeats=3, warmup=1)
+TIMED = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
+         "batch_throughput_samples_per_s"]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return compare.benchmark_scratch_vs_torch(**TINY, threads=1, frameworks=["scratch_numpy", "pytorch"])
+
+
+def test_one_row_per_framework_in_order_with_every_column(rows):
+    assert [row["framework"] for row in rows] == ["scratch_numpy", "pytorch"]
+    for row in rows:
+        assert list(row)[:len(SPEC_COLUMNS)] == SPEC_COLUMNS
+        assert set(COLUMNS) <= set(row)
+        assert row["status"] == "ok", row["notes"]
+        assert row["layer_sizes"] == "64x16x10" and row["dataset"] == "digits"
+        assert (row["n_samples"], row["n_test"], row["epochs"], row["batch_size"]) == (96, 24, 2, 16)
+        assert row["numpy_version"] == np.__version__ and row["torch_version"].startswith("2.13")
+        assert row["blas"] and row["python_version"]
+
+
+def test_metrics_have_the_specs_units(rows):
+    for row in rows:
+        for column in TIMED:
+            assert row[f"{column}_min"] <= row[column] <= row[f"{column}_max"], column
+        # seconds per epoch of 6 batches of a 64x16x10 net: well under a second, above a microsecond
+        assert 1e-6 < row["train_time_per_epoch_s"] < 1
+        assert 1e-9 < row["inference_latency_per_sample_s"] < row["single_sample_latency_s"] < 0.1
+        assert 1e2 < row["batch_throughput_samples_per_s"] < 1e9  # samples/s
+        assert 0 < row["peak_memory_mb"] < 2000  # MB
+        assert 0 <= row["final_accuracy"] <= 1 and 0 <= row["train_accuracy"] <= 1
+
+
+def test_parity_is_measured_and_shared(rows):
+    scratch, torch_row = rows
+    assert scratch["parity_max_abs_diff"] == torch_row["parity_max_abs_diff"]
+    assert 0 <= scratch["parity_max_abs_diff"] <= 1e-4
+    assert scratch["final_accuracy"] == torch_row["final_accuracy"]
+
+
+def test_one_thread_count_for_both(rows):
+    scratch, torch_row = rows
+    assert scratch["threads"] == torch_row["threads"] == 1
+    assert scratch["blas_threads"] == 1 and torch_row["torch_threads"] == 1
+    assert scratch["torch_threads"] is None  # torch is never imported in the NumPy worker
+
+
+def test_more_threads_are_applied_to_both():
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1}, threads=2)
+    assert [(r["blas_threads"], r["torch_threads"]) for r in rows[:2]] == [(2, None), (2, 2)]
+
+
+def test_torch_missing_gives_a_skipped_row(monkeypatch, tmp_path):
+    monkeypatch.setattr(compare, "_torch_available", lambda: False)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
+    assert [r["framework"] for r in rows] == ["scratch_numpy", "pytorch"]
+    skipped = rows[1]
+    assert (skipped["status"], skipped["notes"]) == ("skipped", "torch not installed")
+    assert all(skipped[c] is None for c in TIMED + ["peak_memory_mb", "final_accuracy"])
+    assert rows[0]["status"] == "ok" and rows[0]["parity_max_abs_diff"] is None
+    from scratchnet.reports import write_reports
+    assert all(os.path.getsize(p) > 0 for p in write_reports(rows, tmp_path).values())
+
+
+def test_cuda_row_is_skipped_without_a_gpu():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1}, frameworks=["pytorch_cuda"])
+    assert rows[0]["status"] == "skipped" and "CUDA not available" in rows[0]["notes"]
+
+
+def test_divergence_is_an_error_row_for_each_framework():
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1, "alpha": 1e6,
+                                                 "activations": ["linear", "linear"]})
+    for row in rows:
+        assert row["status"] == "error"
+        assert "TrainingDivergedError" in row["notes"] and "diverged in epoch" in row["notes"]
+        assert row["train_time_per_epoch_s"] is None
+
+
+# Run in the worker process: spawn pickles them by name from this module.
+def crash_worker(framework, job):
+    os._exit(3)
+
+
+def fail_for_pytorch(framework, job):
+    if framework == "pytorch":
+        raise MemoryError("simulated out of memory")
+    return compare.run_framework(framework, job)
+
+
+def test_a_dead_worker_is_an_error_row(monkeypatch):
+    monkeypatch.setattr(compare, "run_framework", crash_worker)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
+    assert all(r["status"] == "error" and "worker process failed" in r["notes"] for r in rows)
+
+
+def test_one_framework_failing_leaves_the_other_row_intact(monkeypatch):
+    monkeypatch.setattr(compare, "run_framework", fail_for_pytorch)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
+    assert rows[0]["status"] == "ok" and rows[0]["train_time_per_epoch_s"] > 0
+    assert rows[1]["status"] == "error" and "simulated out of memory" in rows[1]["notes"]
+
+
+@pytest.mark.parametrize("change,pattern", [
+    (dict(activations=["relu"]), "activations needs len"),
+    (dict(layer_sizes=[64, 16, 5]), r"layer_sizes\[-1\] must be at least 10"),
+    (dict(repeats=0), "repeats must be an integer >= 1"),
+    (dict(threads=0), "threads must be an integer >= 1"),
+    (dict(frameworks=["jax"]), "frameworks must be a non-empty list drawn from"),
+    (dict(precision="float16"), r"precision must be one of \['float32', 'float64'\]"),
+    (dict(n_samples=5000, dataset="digits"), "'digits' has 1797 samples"),
+])
+def test_invalid_arguments_fail_before_anything_runs(change, pattern, monkeypatch):
+    monkeypatch.setattr(compare, "_run_isolated", lambda *a: pytest.fail("a worker was started"))
+    with pytest.raises(ValueError, match=pattern):
+        compare.benchmark_scratch_vs_torch(**{**TINY, **change})
+
+
+def test_default_dataset_follows_the_width():
+    assert compare.default_dataset(784, 512) == "digits"
+    assert compare.default_dataset(1024, 1000) == "digits"
+    assert compare.default_dataset(100, 512) == "digits"
+    assert compare.default_dataset(30, 512) == "synthetic"
+    assert compare.default_dataset(784, 5000) == "synthetic"
+
+
+def test_memory_counts_a_100_mb_model_for_both_frameworks():
+    """26.5 M float32 weights are 101 MiB: each framework's peak must be at least that."""
+    sizes = [5200, 5100, 10]
+    weights_mb = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) * 4 / 2 ** 20
+    assert weights_mb > 100
+    rows = compare.benchmark_scratch_vs_torch(sizes, ["relu", "softmax"], n_samples=8, epochs=1,
+                                              batch_size=8, repeats=1, warmup=0)
+    for row in rows:
+        assert row["status"] == "ok", row["notes"]
+        assert row["peak_memory_mb"] >= weights_mb, (row["framework"], row["peak_memory_mb"])
+    assert rows[0]["peak_traced_mb"] >= weights_mb  # NumPy reports its buffers to tracemalloc

@@ -1,0 +1,111 @@
+"""The report writers: round trips, the PNG, the tables, atomic writes."""
+import json
+import math
+import os
+import struct
+
+import pytest
+
+from scratchnet import reports
+from scratchnet.reports import COLUMNS
+
+
+def fake_rows():
+    """Rows shaped like benchmark_scratch_vs_torch's, with made-up numbers (writer tests only)."""
+    rows = []
+    for preset, scale in (("default", 1.0), ("deep", 12.0)):
+        for framework, factor, memory in (("scratch_numpy", 1.0, 8.25), ("pytorch", 2.2, 86.0)):
+            row = dict.fromkeys(COLUMNS)
+            median = 0.0035 * scale * factor
+            row.update(framework=framework, status="ok", layer_sizes="784x64x10", preset=preset,
+                       train_time_per_epoch_s=median, train_time_per_epoch_s_min=median * 0.9,
+                       train_time_per_epoch_s_max=median * 1.2,
+                       inference_latency_per_sample_s=1.1e-6 * factor,
+                       inference_latency_per_sample_s_min=1e-6 * factor,
+                       inference_latency_per_sample_s_max=1.3e-6 * factor,
+                       single_sample_latency_s=2e-5 * factor, batch_throughput_samples_per_s=4e5 / factor,
+                       peak_memory_mb=memory, final_accuracy=0.265625, parity_max_abs_diff=1.6e-7,
+                       notes="", precision="float32", threads=2, n_samples=512, alpha=0.1)
+            rows.append(row)
+    rows.append({**dict.fromkeys(COLUMNS), "framework": "pytorch_cuda", "status": "skipped",
+                 "notes": "CUDA not available", "preset": "default", "layer_sizes": "784x64x10"})
+    return rows
+
+
+def test_json_round_trip(tmp_path):
+    rows = fake_rows()
+    reports.write_json(rows, tmp_path / "m.json")
+    loaded = reports.read_json(tmp_path / "m.json")
+    assert loaded == rows
+    assert list(loaded[0]) == COLUMNS[:len(loaded[0])]
+
+
+def test_csv_round_trip(tmp_path):
+    rows = fake_rows()
+    reports.write_csv(rows, tmp_path / "m.csv")
+    with open(tmp_path / "m.csv") as handle:
+        assert handle.readline().strip().split(",") == COLUMNS
+    loaded = reports.read_csv(tmp_path / "m.csv")
+    expected = [{k: (None if v == "" else v) for k, v in row.items()} for row in rows]
+    assert loaded == expected
+
+
+def test_json_refuses_nan(tmp_path):
+    row = {**fake_rows()[0], "peak_memory_mb": math.nan}
+    with pytest.raises(ValueError):
+        reports.write_json([row], tmp_path / "m.json")
+    assert not os.path.exists(tmp_path / "m.json")
+
+
+def png_size(path):
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_png_is_a_valid_image_of_the_expected_size(tmp_path):
+    reports.write_png(fake_rows(), tmp_path / "s.png")
+    assert png_size(tmp_path / "s.png") == reports.PNG_SIZE
+    import matplotlib.image
+    pixels = matplotlib.image.imread(tmp_path / "s.png")
+    assert pixels.shape[:2] == (reports.PNG_SIZE[1], reports.PNG_SIZE[0])
+    assert pixels.std() > 0.05  # not a blank canvas
+
+
+def test_console_table_follows_the_spec_and_interprets(tmp_path):
+    rows = fake_rows()
+    table = reports.console_table(rows)
+    header, rule = table.splitlines()[:2]
+    assert header.startswith("framework") and header.split(" | ")[1].strip() == "status"
+    assert header.split(" | ")[2].strip() == "train_time_per_epoch_s"
+    assert set(rule) == {"-"}
+    assert "0.0035 [0.00315-0.0042]" in table
+    text = reports.interpretation(rows)
+    assert "default: Training time per epoch: pytorch 0.0077 s / scratch_numpy 0.0035 s = 2.20x " \
+           "(scratch_numpy faster, 2.20x)" in text
+    assert "default: Memory ratio: pytorch 86 MB / scratch_numpy 8.25 MB = 10.42x" in text
+    assert "Parity: largest |p_scratch - p_torch| on the held-out split = 1.600e-07" in text
+
+
+def test_markdown_table_pastes_into_a_pull_request():
+    text = reports.markdown_table(fake_rows())
+    lines = text.splitlines()
+    assert lines[0].startswith("| framework | status |") and lines[1].startswith("|---|")
+    assert len(lines[2].split("|")) == len(lines[0].split("|"))
+
+
+def test_writes_are_atomic(tmp_path, monkeypatch):
+    reports.write_reports(fake_rows(), tmp_path)
+    before = {name: (tmp_path / name).read_bytes() for name in reports.FILES.values()}
+
+    def broken_savefig(self, handle, **kwargs):
+        handle.write(b"half a picture")
+        raise KeyboardInterrupt  # an interrupted run
+
+    from matplotlib.figure import Figure
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    with pytest.raises(KeyboardInterrupt):
+        reports.write_png(fake_rows()[:2], tmp_path / reports.FILES["png"])
+    assert (tmp_path / reports.FILES["png"]).read_bytes() == before[reports.FILES["png"]]
+    assert sorted(os.listdir(tmp_path)) == sorted(reports.FILES.values())
