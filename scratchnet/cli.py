@@ -115,6 +115,21 @@ def run_compare(args, out=sys.stdout):
     return 0 if any(row["status"] == "ok" for row in rows) else 1
 
 
+def run_export(args, out=sys.stdout):
+    """Turn asv's results into the comparison reports and the history."""
+    from .asv_export import export
+    from .reports import console_table, interpretation
+
+    rows, paths = export(args.results, commit=args.commit, machine=args.machine, env=args.env,
+                         out=args.out)
+    print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
+    print(console_table(rows), file=out)
+    print(file=out)
+    print(interpretation(rows), file=out)
+    print(f"\nreports: {', '.join(paths.values())}", file=out)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="scratchnet",
@@ -163,6 +178,22 @@ def build_parser():
     compare.add_argument("--out", default="benchmarks/comparison",
                          help="folder for the reports (default: benchmarks/comparison)")
     compare.set_defaults(run=run_compare)
+
+    export = commands.add_parser(
+        "export", help="turn asv's results into the comparison reports and their history",
+        description="Read Airspeed Velocity's result files and write comparison_metrics.json/"
+                    ".csv/.md and comparison_summary.png for one commit (the same columns as "
+                    "`scratchnet compare`; what asv does not measure is empty, with a note), plus "
+                    "comparison_history.csv/.png over every commit of the machine.")
+    export.add_argument("--results", default=".asv/results",
+                        help="asv's results directory (default: .asv/results)")
+    export.add_argument("--commit", help="commit hash or prefix (default: the newest with results)")
+    export.add_argument("--machine", help="asv machine name (default: the only one; required "
+                                          "when there are several)")
+    export.add_argument("--env", help="asv environment name, when a commit has several")
+    export.add_argument("--out", default="benchmarks/comparison",
+                        help="folder for the reports (default: benchmarks/comparison)")
+    export.set_defaults(run=run_export)
     return parser
 
 

@@ -12,6 +12,7 @@ import concurrent.futures
 import datetime
 import math
 import multiprocessing
+import platform
 import traceback
 
 import numpy as np
@@ -223,6 +224,7 @@ def _complete_row(row, framework, job, n_test, started):
     full = dict.fromkeys(COLUMNS)
     full.update(settings, framework=framework, layer_sizes="x".join(map(str, job["layer_sizes"])),
                 activations=",".join(job["activations"]), n_test=n_test, started_utc=started,
+                source="scratchnet compare", machine=platform.node(),
                 **benchmark.environment())
     full.update(row)
     if full["status"] != "ok" and not full["notes"]:

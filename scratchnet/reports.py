@@ -29,7 +29,7 @@ COLUMNS = SPEC_COLUMNS + [
     "alpha", "seed", "precision", "device", "threads", "blas_threads", "torch_threads",
     "repeats", "warmup",
     "python_version", "numpy_version", "torch_version", "blas", "platform", "cpu", "cpu_count",
-    "started_utc",
+    "started_utc", "commit", "machine", "source",
 ]
 FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
          "markdown": "comparison_metrics.md", "png": "comparison_summary.png"}
@@ -145,12 +145,14 @@ def interpretation(rows):
         for column, what in (("train_time_per_epoch_s", "Training time per epoch"),
                              ("inference_latency_per_sample_s", "Inference latency per sample"),
                              ("single_sample_latency_s", "Single-sample latency")):
+            if not (torch_row.get(column) and scratch.get(column)):
+                continue  # not measured (e.g. a metric the asv suite lacks)
             ratio = torch_row[column] / scratch[column]
             winner = "scratch_numpy" if ratio > 1 else "pytorch"
             lines.append(f"{prefix}{what}: pytorch {format_number(torch_row[column])} s / "
                          f"scratch_numpy {format_number(scratch[column])} s = {ratio:.2f}x "
                          f"({winner} faster, {max(ratio, 1 / ratio):.2f}x)")
-        if scratch["peak_memory_mb"] and torch_row["peak_memory_mb"]:
+        if scratch.get("peak_memory_mb") and torch_row.get("peak_memory_mb"):
             ratio = torch_row["peak_memory_mb"] / scratch["peak_memory_mb"]
             lines.append(f"{prefix}Memory ratio: pytorch {format_number(torch_row['peak_memory_mb'])} MB "
                          f"/ scratch_numpy {format_number(scratch['peak_memory_mb'])} MB = {ratio:.2f}x")
@@ -223,7 +225,8 @@ def write_png(rows, path):
         elif _spans_decades(rows, column):
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend()
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend()
     skipped = [f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}" for r in rows
                if r["status"] != "ok"]
     figure.suptitle("scratchnet: scratch NumPy vs PyTorch (medians; bars span min-max)"

@@ -1,0 +1,110 @@
+"""Shared presets, data and model factories for the asv suite.
+
+The presets are the spec's three configurations, written out here rather
+than imported from scratchnet.compare: a published benchmark's inputs must
+not change when the package does, and this suite must import at commits
+where scratchnet.compare does not exist. tests/test_asv_suite.py checks they
+still equal scratchnet.compare.PRESETS.
+
+Anything a commit lacks (torch, an API) raises NotImplementedError from
+setup, which asv records as "skipped" for that commit instead of failing.
+"""
+import math
+
+FRAMEWORKS = ["scratch_numpy", "pytorch"]
+PRESET_NAMES = ["default", "deep", "wide"]
+PRESETS = {
+    "default": dict(layer_sizes=[784, 64, 10], activations=["relu", "softmax"], n_samples=512,
+                    epochs=3, batch_size=32, alpha=0.1, seed=42),
+    "deep": dict(layer_sizes=[1024, 512, 256, 128, 10], activations=["relu", "relu", "relu", "softmax"],
+                 n_samples=1000, epochs=5, batch_size=64, alpha=0.01, seed=42),
+    "wide": dict(layer_sizes=[784, 256, 256, 10], activations=["relu", "relu", "softmax"],
+                 n_samples=500, epochs=10, batch_size=128, alpha=0.05, seed=123),
+}
+
+
+def held_out_size(n_samples):
+    return max(1, round(n_samples / 4))
+
+
+def load_preset_data(name):
+    """(X_train, y_train, X_test, y_test) for a preset: digits, as scratchnet compare draws them."""
+    try:
+        from scratchnet.data import load_dataset
+    except ImportError as exc:
+        raise NotImplementedError(f"scratchnet.data is missing at this commit: {exc}")
+    preset = PRESETS[name]
+    n_test = held_out_size(preset["n_samples"])
+    total = preset["n_samples"] + n_test
+    return load_dataset("digits", n_features=preset["layer_sizes"][0], n_samples=total,
+                        test_fraction=n_test / total, seed=preset["seed"])
+
+
+def all_preset_data():
+    return {name: load_preset_data(name) for name in PRESET_NAMES}
+
+
+def model_class(framework):
+    """The model class for a framework, or NotImplementedError where it cannot be had."""
+    try:
+        import scratchnet
+    except ImportError as exc:
+        raise NotImplementedError(f"scratchnet does not import: {exc}")
+    if framework == "scratch_numpy":
+        return scratchnet.NeuralNetwork
+    try:
+        if not scratchnet.is_torch_available():
+            raise NotImplementedError("torch is not installed")
+        return scratchnet.TorchNeuralNetwork
+    except AttributeError:
+        raise NotImplementedError("TorchNeuralNetwork is missing at this commit")
+
+
+def build(framework, preset_name):
+    """A fresh float32 model of the preset, seeded like scratchnet compare's."""
+    preset = PRESETS[preset_name]
+    return model_class(framework)(preset["layer_sizes"], preset["activations"], seed=preset["seed"])
+
+
+def train(model, preset_name, data, epochs=None):
+    preset = PRESETS[preset_name]
+    X_train, y_train = data[0], data[1]
+    model.fit(X_train, y_train, epochs=epochs or preset["epochs"], alpha=preset["alpha"],
+              batch_size=preset["batch_size"], seed=preset["seed"])
+    return model
+
+
+_threads_set = set()
+
+
+def use_all_cores():
+    """One thread count for both frameworks, as scratchnet compare's default: all cores.
+
+    Applied once per process and per framework: threadpoolctl scans the loaded
+    libraries, which would cost more than a forward pass if done before every call.
+    """
+    import sys
+    key = "torch" in sys.modules
+    if key in _threads_set:
+        return
+    _threads_set.add(key)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    cores = _cores()
+    threadpool_limits(limits=cores)
+    if key:
+        sys.modules["torch"].set_num_threads(cores)
+
+
+def _cores():
+    import os
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def is_square(n):
+    return math.isqrt(n) ** 2 == n

@@ -1,0 +1,56 @@
+"""Training cost: one epoch from a fresh model, and memory to build and train."""
+from .common import FRAMEWORKS, PRESET_NAMES, all_preset_data, build, train, use_all_cores
+
+
+class Training:
+    params = [FRAMEWORKS, PRESET_NAMES]
+    param_names = ["framework", "preset"]
+    version = "1"
+    # setup builds a fresh model before every timed call, so each call trains
+    # an untrained model (asv_runner times such calls one at a time).
+    number = 1
+    repeat = (5, 20, 20.0)
+    warmup_time = 0.2
+    timeout = 300
+
+    def setup_cache(self):
+        return all_preset_data()
+
+    def setup(self, data, framework, preset):
+        self.model = build(framework, preset)
+        use_all_cores()
+
+    def time_train_epoch(self, data, framework, preset):
+        train(self.model, preset, data[preset], epochs=1)
+
+
+class TrainingMemory:
+    """Peak memory of building and training one model with the preset's settings."""
+
+    params = [FRAMEWORKS, PRESET_NAMES]
+    param_names = ["framework", "preset"]
+    version = "1"
+    timeout = 300
+
+    def setup_cache(self):
+        return all_preset_data()
+
+    def setup(self, data, framework, preset):
+        build(framework, preset)  # imports the framework and fails early where it is missing
+        use_all_cores()
+
+    def peakmem_train(self, data, framework, preset):
+        # asv's figure: the benchmark process's lifetime peak RSS, imports included.
+        train(build(framework, preset), preset, data[preset])
+
+    def track_train_memory_mb(self, data, framework, preset):
+        """scratchnet compare's peak_memory_mb: RSS high-water mark above the baseline."""
+        try:
+            from scratchnet.benchmark import _measure_peak_memory_mb
+        except ImportError:
+            raise NotImplementedError("scratchnet.benchmark is missing at this commit")
+        _, peak_mb = _measure_peak_memory_mb(lambda: train(build(framework, preset), preset,
+                                                           data[preset]))
+        return peak_mb
+
+    track_train_memory_mb.unit = "MB"

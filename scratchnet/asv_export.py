@@ -1,0 +1,342 @@
+"""Turn Airspeed Velocity's results into the comparison reports.
+
+Reads asv's documented result files (format version 2) directly, without
+asv's Python classes: ``<results>/benchmarks.json`` (units), and per machine
+``<results>/<machine>/machine.json`` and ``<commit[:8]>-<env>.json``. In a
+result file every benchmark's entry is a list that zips with
+``result_columns``; ``result`` holds one value per parameter combination in
+``itertools.product`` order of ``params``; ``null`` means the benchmark
+failed, ``NaN`` that it was skipped. Parameter values are stored as Python
+reprs (``"'pytorch'"``).
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import datetime
+import io
+import itertools
+import json
+import math
+import os
+
+from . import reports
+from .compare import PRESETS, held_out_size
+from .files import atomic_write, atomic_write_text
+
+#: asv benchmark (last part of its name) -> (report column, how to convert a value)
+METRICS = {
+    "time_train_epoch": "train_time_per_epoch_s",
+    "time_inference": "inference_latency_per_sample_s",
+    "time_inference_single": "single_sample_latency_s",
+    "track_train_memory_mb": "peak_memory_mb",
+    "peakmem_train": "process_peak_rss_mb",
+    "track_accuracy": "final_accuracy",
+    "track_parity": "parity_max_abs_diff",
+}
+UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
+         "single_sample_latency_s": "s", "peak_memory_mb": "MB", "process_peak_rss_mb": "MB",
+         "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff"}
+NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
+HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
+HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
+                   "value", "unit", "status", "benchmark"]
+
+
+# ---------------------------------------------------------------------- reading
+def _read_json(path, what):
+    try:
+        with open(path) as handle:
+            return json.load(handle)  # asv writes NaN for skipped results; json reads it
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{what} {path} is corrupt or unreadable: {exc}") from None
+
+
+def machines(results_dir):
+    """Names of the machines that have results in ``results_dir``."""
+    if not os.path.isdir(results_dir):
+        raise ValueError(f"asv results directory {results_dir} does not exist; run `asv machine "
+                         f"--yes` and `asv run` first (or pass --results)")
+    found = sorted(name for name in os.listdir(results_dir)
+                   if os.path.isfile(os.path.join(results_dir, name, "machine.json")))
+    if not found:
+        raise ValueError(f"asv results directory {results_dir} holds no machine's results "
+                         f"(no <machine>/machine.json); run `asv run` first")
+    return found
+
+
+def pick_machine(results_dir, machine=None):
+    names = machines(results_dir)
+    if machine is None:
+        if len(names) > 1:
+            raise ValueError(f"{results_dir} holds results of several machines ({', '.join(names)}); "
+                             f"pick one with --machine: figures from different machines must not "
+                             f"share a table")
+        return names[0]
+    if machine not in names:
+        raise ValueError(f"machine {machine!r} has no results in {results_dir}; "
+                         f"available: {', '.join(names)}")
+    return machine
+
+
+def result_files(results_dir, machine):
+    """Every result file of a machine, parsed and checked, oldest commit first."""
+    folder = os.path.join(results_dir, machine)
+    files = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json") or name == "machine.json":
+            continue
+        path = os.path.join(folder, name)
+        data = _read_json(path, "asv result file")
+        if not isinstance(data, dict) or data.get("version") != 2 or \
+                not isinstance(data.get("results"), dict) or "result_columns" not in data:
+            raise ValueError(f"asv result file {path} is not in asv's result format version 2 "
+                             f"(needs version 2, result_columns and results)")
+        data["_path"] = path
+        files.append(data)
+    if not files:
+        raise ValueError(f"no asv results for machine {machine!r} in {folder}; run `asv run` first")
+    return sorted(files, key=lambda d: (d.get("date") or 0, d["commit_hash"]))
+
+
+def _parameter(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def expand(entry, columns):
+    """One benchmark's entry -> a list of (params dict, value, samples or None), product order."""
+    fields = dict(zip(columns, entry))
+    param_lists = [[_parameter(p) for p in values] for values in fields.get("params") or []]
+    combos = list(itertools.product(*param_lists)) if param_lists else [()]
+    results = fields.get("result")
+    if results is None:
+        results = [None] * len(combos)  # the whole benchmark failed
+    samples = fields.get("samples") or [None] * len(combos)
+    return [(combo, value, sample) for combo, value, sample in zip(combos, results, samples)]
+
+
+def _status(value):
+    if value is None:
+        return "error"
+    if isinstance(value, float) and math.isnan(value):
+        return "skipped"
+    return "ok"
+
+
+def _param_names(benchmarks, name, n_params):
+    names = (benchmarks.get(name) or {}).get("param_names")
+    if names and len(names) == n_params:
+        return names
+    return ["framework", "preset"][:n_params] if n_params <= 2 else [f"p{i}" for i in range(n_params)]
+
+
+def measurements(result, benchmarks):
+    """Every (framework, preset, column, value, samples, status, benchmark) in one result file."""
+    columns = result["result_columns"]
+    for name, entry in result["results"].items():
+        column = METRICS.get(name.rsplit(".", 1)[-1])
+        if column is None:
+            continue
+        for combo, value, samples in expand(entry, columns):
+            params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
+            frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
+            preset = params.get("preset")
+            if preset not in PRESETS:
+                continue
+            converted, converted_samples = _convert(column, preset, value, samples)
+            for framework in frameworks:
+                yield framework, preset, column, converted, converted_samples, _status(value), name
+
+
+def _convert(column, preset, value, samples):
+    """asv's units -> the report's: per-sample latency, MB for peakmem bytes."""
+    factor = 1.0
+    if column == "inference_latency_per_sample_s":
+        factor = 1 / held_out_size(PRESETS[preset]["n_samples"])
+    elif column == "process_peak_rss_mb":
+        factor = 1 / 2 ** 20
+    if _status(value) != "ok":
+        return None, None
+    return value * factor, [s * factor for s in samples] if samples else None
+
+
+# ---------------------------------------------------------------------- reports
+def report_rows(result, machine_info, benchmarks, machine):
+    """One report row per framework x preset for one result file, in compare's columns."""
+    by_key = {}
+    for framework, preset, column, value, samples, status, name in measurements(result, benchmarks):
+        by_key.setdefault((preset, framework), []).append((column, value, samples, status, name))
+    rows = []
+    commit = result["commit_hash"]
+    requirements = result.get("requirements") or {}
+    for preset in PRESETS:
+        for framework in ("scratch_numpy", "pytorch"):
+            found = by_key.get((preset, framework))
+            if not found:
+                continue
+            row = dict.fromkeys(reports.COLUMNS)
+            settings = PRESETS[preset]
+            row.update(
+                framework=framework, preset=preset,
+                layer_sizes="x".join(map(str, settings["layer_sizes"])),
+                activations=",".join(settings["activations"]), loss="mse", dataset="digits",
+                n_samples=settings["n_samples"], n_test=held_out_size(settings["n_samples"]),
+                epochs=settings["epochs"], batch_size=settings["batch_size"],
+                alpha=settings["alpha"], seed=settings["seed"], precision="float32", device="cpu",
+                threads=_int_or_none(machine_info.get("num_cpu")), commit=commit, machine=machine,
+                source="asv", python_version=str(result.get("python") or ""),
+                numpy_version=requirements.get("numpy"), torch_version=requirements.get("torch"),
+                platform=machine_info.get("os"), cpu=machine_info.get("cpu"),
+                cpu_count=_int_or_none(machine_info.get("num_cpu")),
+                started_utc=_iso(result.get("date")))
+            failed, skipped, spread = [], [], True
+            for column, value, samples, status, name in found:
+                if status == "ok":
+                    if column in row or column in reports.COLUMNS:
+                        row[column] = value
+                    if samples and f"{column}_min" in reports.COLUMNS:
+                        row[f"{column}_min"], row[f"{column}_max"] = min(samples), max(samples)
+                    elif column.endswith("_s"):
+                        spread = False
+                else:
+                    (failed if status == "error" else skipped).append(name.rsplit(".", 1)[-1])
+            row["status"] = "error" if failed else ("skipped" if skipped and len(skipped) == len(found)
+                                                    else "ok")
+            notes = [f"from asv results of commit {commit[:8]} on machine {machine}"]
+            if failed:
+                notes.append(f"failed: {', '.join(sorted(set(failed)))}")
+            if skipped:
+                notes.append(f"skipped: {', '.join(sorted(set(skipped)))}")
+            notes.append(f"not measured by the asv suite: {', '.join(NOT_MEASURED)}")
+            notes.append("spread: min-max of asv's samples" if spread else
+                         "no spread: run asv with --record-samples for min-max")
+            row["notes"] = "; ".join(notes)
+            rows.append(row)
+    return rows
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(milliseconds):
+    if not milliseconds:
+        return None
+    moment = datetime.datetime.fromtimestamp(milliseconds / 1000, datetime.timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
+def history_rows(files, benchmarks, machine):
+    """One row per commit x framework x preset x metric, oldest commit first."""
+    rows = []
+    for result in files:
+        for framework, preset, column, value, _, status, name in measurements(result, benchmarks):
+            rows.append({"commit": result["commit_hash"], "commit_date": _iso(result.get("date")),
+                         "machine": machine, "env": result.get("env_name"), "framework": framework,
+                         "preset": preset, "metric": column, "value": value,
+                         "unit": UNITS[column], "status": status, "benchmark": name})
+    return rows
+
+
+def write_history_csv(rows, path):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def write_history_png(rows, path):
+    """Each metric over commits: one line per framework and preset."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    commits = list(dict.fromkeys(row["commit"] for row in rows))
+    metrics = [m for m in UNITS if any(row["metric"] == m for row in rows)]
+    columns = 2
+    figure = Figure(figsize=(12, 3.2 * math.ceil(max(1, len(metrics)) / columns)), dpi=100)
+    axes = figure.subplots(math.ceil(max(1, len(metrics)) / columns), columns, squeeze=False).ravel()
+    styles = {"default": "-", "deep": "--", "wide": ":"}
+    for ax, metric in zip(axes, metrics):
+        series = {}
+        for row in rows:
+            if row["metric"] == metric and row["value"] is not None:
+                series.setdefault((row["framework"], row["preset"]), {})[row["commit"]] = row["value"]
+        for (framework, preset), values in sorted(series.items()):
+            xs = [commits.index(c) for c in commits if c in values]
+            ax.plot(xs, [values[commits[x]] for x in xs], styles.get(preset, "-"), marker="o",
+                    color=reports.COLORS.get(framework), label=f"{framework} {preset}")
+        ax.set_title(metric)
+        ax.set_ylabel(UNITS[metric])
+        ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
+        if metric.endswith("_s") and series:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
+    figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
+                    f"(oldest commit left)")
+    figure.tight_layout()
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
+
+
+def export(results_dir=".asv/results", commit=None, machine=None, env=None,
+           out="benchmarks/comparison"):
+    """Write the comparison reports for one commit and the history of all commits.
+
+    Returns (rows of the chosen commit, {kind: path}).
+    """
+    machine = pick_machine(results_dir, machine)
+    machine_info = _read_json(os.path.join(results_dir, machine, "machine.json"), "asv machine file")
+    benchmarks_path = os.path.join(results_dir, "benchmarks.json")
+    benchmarks = _read_json(benchmarks_path, "asv benchmarks file") \
+        if os.path.exists(benchmarks_path) else {}
+    files = result_files(results_dir, machine)
+    if env is not None:
+        files = [f for f in files if f.get("env_name") == env]
+        if not files:
+            raise ValueError(f"no results of environment {env!r} for machine {machine!r} in "
+                             f"{results_dir}")
+    chosen = _pick_commit(files, commit, results_dir, machine)
+    rows = report_rows(chosen, machine_info, benchmarks, machine)
+    if not rows:
+        raise ValueError(f"{chosen['_path']} holds none of the suite's benchmarks "
+                         f"({', '.join(METRICS)})")
+    paths = reports.write_reports(rows, out)
+    history = history_rows(files, benchmarks, machine)
+    paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
+    paths["history_png"] = os.path.join(out, HISTORY_FILES["png"])
+    write_history_csv(history, paths["history_csv"])
+    write_history_png(history, paths["history_png"])
+    return rows, paths
+
+
+def _pick_commit(files, commit, results_dir, machine):
+    if commit is None:
+        newest = files[-1]
+        same = [f for f in files if f["commit_hash"] == newest["commit_hash"]]
+    else:
+        same = [f for f in files if f["commit_hash"].startswith(commit)]
+        if not same:
+            known = ", ".join(dict.fromkeys(f["commit_hash"][:8] for f in files))
+            raise ValueError(f"commit {commit!r} has no results for machine {machine!r} in "
+                             f"{results_dir}; commits with results: {known}")
+    if len({f["commit_hash"] for f in same}) > 1:
+        raise ValueError(f"commit prefix {commit!r} is ambiguous: "
+                         f"{', '.join(sorted({f['commit_hash'] for f in same}))}")
+    if len(same) > 1:
+        raise ValueError(f"commit {same[0]['commit_hash'][:8]} has results from several environments "
+                         f"({', '.join(f['env_name'] for f in same)}); pick one with --env")
+    return same[0]

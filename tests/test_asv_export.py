@@ -1,0 +1,197 @@
+"""The asv suite, run for real, and the exporter fed with its results.
+
+A module fixture runs real asv (``asv run -E existing --quick``) on a subset
+of the suite, with its own HOME (asv keeps its machine file there), config
+and results folder. Edge cases (failed, skipped, several machines, corrupt
+files) are made by editing copies of that real output.
+"""
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scratchnet import asv_export, compare, reports
+
+pytest.importorskip("torch")
+pytest.importorskip("asv")
+ROOT = Path(__file__).parents[1]
+SUBSET = "time_train_epoch|track_parity"
+
+
+def asv(work, *args):
+    env = {**os.environ, "HOME": str(work)}
+    result = subprocess.run([sys.executable, "-m", "asv", *args, "--config", str(work / "asv.json")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def asv_work(tmp_path_factory):
+    import json5  # asv's own config reader, installed with it
+    work = tmp_path_factory.mktemp("asv")
+    # The project's asv.conf.json, with every path moved under the temporary folder.
+    config = json5.loads((ROOT / "asv.conf.json").read_text())
+    config.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"),
+                  results_dir=str(work / "results"), html_dir=str(work / "html"),
+                  env_dir=str(work / "env"))
+    (work / "asv.json").write_text(json.dumps(config))
+    asv(work, "machine", "--yes", "--machine", "testbox")
+    return work
+
+
+@pytest.fixture(scope="module")
+def real_results(asv_work):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    asv(asv_work, "run", "-E", "existing", "--quick", "--record-samples", "--bench", SUBSET,
+        "--machine", "testbox", "--set-commit-hash", head)
+    return asv_work / "results", head
+
+
+def test_asv_check_passes_for_the_whole_suite(asv_work):
+    output = asv(asv_work, "check", "-E", "existing")
+    assert "No problems found" in output
+
+
+def test_presets_match_the_comparison_harness():
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.common import PRESETS, held_out_size
+    finally:
+        sys.path.remove(str(ROOT))
+    assert PRESETS == compare.PRESETS
+    assert all(held_out_size(n) == compare.held_out_size(n) for n in (8, 500, 512, 1000))
+
+
+def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
+    results, head = real_results
+    rows, paths = asv_export.export(results, out=tmp_path)
+    assert [(r["preset"], r["framework"]) for r in rows] == [
+        (p, f) for p in ("default", "deep", "wide") for f in ("scratch_numpy", "pytorch")]
+    for row in rows:
+        assert list(row) == reports.COLUMNS
+        assert row["status"] == "ok" and row["commit"] == head and row["machine"] == "testbox"
+        assert 0 < row["train_time_per_epoch_s"] < 60
+        assert row["train_time_per_epoch_s_min"] <= row["train_time_per_epoch_s"] <= row["train_time_per_epoch_s_max"]
+        assert 0 <= row["parity_max_abs_diff"] <= 1e-4
+        assert row["batch_throughput_samples_per_s"] is None
+        assert "not measured by the asv suite: batch_throughput_samples_per_s" in row["notes"]
+    written = reports.read_json(paths["json"])
+    assert written == json.loads(json.dumps(rows))
+    assert reports.read_csv(paths["csv"])[0]["framework"] == "scratch_numpy"
+    assert Path(paths["png"]).stat().st_size > 10_000 and Path(paths["markdown"]).read_text().startswith("| framework")
+    history = list(csv.DictReader(open(paths["history_csv"])))
+    assert len(history) == 6 + 3 * 2  # time_train_epoch: 2 x 3; parity: 3 presets on both rows
+    assert {h["metric"] for h in history} == {"train_time_per_epoch_s", "parity_max_abs_diff"}
+
+
+def copy_results(real_results, tmp_path):
+    results, head = real_results
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    files = [p for p in (copy / "testbox").iterdir() if p.name != "machine.json"]
+    assert len(files) == 1
+    return copy, files[0], head
+
+
+def edit(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))  # json writes NaN as asv does
+
+
+def test_failed_and_skipped_benchmarks_become_rows(real_results, tmp_path):
+    results, path, _ = copy_results(real_results, tmp_path)
+
+    def change(data):
+        entry = data["results"]["training.Training.time_train_epoch"]
+        entry[0][3] = None  # pytorch, default: failed
+        entry[0][1] = math.nan  # scratch_numpy, deep: skipped
+        data["results"]["quality.Parity.track_parity"][0] = None  # the whole benchmark failed
+
+    edit(path, change)
+    rows, _ = asv_export.export(results, out=tmp_path / "out")
+    by = {(r["preset"], r["framework"]): r for r in rows}
+    assert by["default", "pytorch"]["status"] == "error"
+    assert "failed: time_train_epoch, track_parity" in by["default", "pytorch"]["notes"]
+    assert by["default", "pytorch"]["train_time_per_epoch_s"] is None
+    assert by["deep", "scratch_numpy"]["status"] == "error"  # its parity failed too
+    assert "skipped: time_train_epoch" in by["deep", "scratch_numpy"]["notes"]
+
+
+def test_a_skipped_only_row_is_skipped(real_results, tmp_path):
+    results, path, _ = copy_results(real_results, tmp_path)
+
+    def change(data):
+        data["results"]["training.Training.time_train_epoch"][0] = [math.nan] * 6
+        del data["results"]["quality.Parity.track_parity"]
+
+    edit(path, change)
+    rows, _ = asv_export.export(results, out=tmp_path / "out")
+    assert {r["status"] for r in rows} == {"skipped"}
+
+
+def test_history_spans_commits(real_results, tmp_path):
+    results, path, head = copy_results(real_results, tmp_path)
+    older = path.with_name("00000000-" + path.name.split("-", 1)[1])
+    shutil.copy(path, older)
+    edit(older, lambda d: d.update(commit_hash="0" * 40, date=d["date"] - 86_400_000))
+    rows, paths = asv_export.export(results, out=tmp_path / "out")
+    assert rows[0]["commit"] == head  # the newest by default
+    history = list(csv.DictReader(open(paths["history_csv"])))
+    assert [h["commit"] for h in history[:1]] == ["0" * 40]  # oldest first
+    assert len(history) == 2 * 12
+    assert open(paths["history_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    rows, _ = asv_export.export(results, commit="0000", out=tmp_path / "old")
+    assert rows[0]["commit"] == "0" * 40
+    with pytest.raises(ValueError, match="commit 'abc' has no results for machine 'testbox'"):
+        asv_export.export(results, commit="abc", out=tmp_path / "x")
+
+
+def test_several_machines_need_a_choice(real_results, tmp_path):
+    results, _, _ = copy_results(real_results, tmp_path)
+    shutil.copytree(results / "testbox", results / "otherbox")
+    with pytest.raises(ValueError, match=r"several machines \(otherbox, testbox\); pick one with --machine"):
+        asv_export.export(results, out=tmp_path / "out")
+    rows, _ = asv_export.export(results, machine="otherbox", out=tmp_path / "out")
+    assert {r["machine"] for r in rows} == {"otherbox"}
+    with pytest.raises(ValueError, match="machine 'nobox' has no results"):
+        asv_export.export(results, machine="nobox", out=tmp_path / "out")
+
+
+def test_corrupt_missing_and_empty_results_are_named(real_results, tmp_path):
+    results, path, _ = copy_results(real_results, tmp_path)
+    path.write_text(path.read_text()[:100])
+    with pytest.raises(ValueError, match=f"asv result file {path} is corrupt"):
+        asv_export.export(results, out=tmp_path / "out")
+    path.write_text(json.dumps({"version": 1}))
+    with pytest.raises(ValueError, match="not in asv's result format version 2"):
+        asv_export.export(results, out=tmp_path / "out")
+    path.unlink()
+    with pytest.raises(ValueError, match="no asv results for machine 'testbox'"):
+        asv_export.export(results, out=tmp_path / "out")
+    with pytest.raises(ValueError, match=f"{tmp_path / 'nothing'} does not exist"):
+        asv_export.export(tmp_path / "nothing", out=tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no machine's results"):
+        asv_export.export(tmp_path / "empty", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_command(real_results, tmp_path):
+    results, head = real_results
+    result = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results", str(results),
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"asv results of commit {head[:8]} on machine testbox")
+    assert "framework     | status | train_time_per_epoch_s" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results",
+                          str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
