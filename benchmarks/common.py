@@ -23,6 +23,22 @@ PRESETS = {
 }
 
 
+class FrameworkPresetBenchmark:
+    """Parameters, version and shared data of a benchmark of one framework on one preset.
+
+    ``version`` is set so that refactoring a benchmark's code, without
+    changing what it measures, keeps its published history.
+    """
+
+    params = [FRAMEWORKS, PRESET_NAMES]
+    param_names = ["framework", "preset"]
+    version = "1"
+    timeout = 300
+
+    def setup_cache(self):
+        return all_preset_data()
+
+
 def held_out_size(n_samples):
     return max(1, round(n_samples / 4))
 

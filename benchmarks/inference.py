@@ -1,15 +1,13 @@
 """Inference cost of a trained model: the whole held-out split, and one sample."""
-from .common import FRAMEWORKS, PRESET_NAMES, all_preset_data, build, train, use_all_cores
+from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, all_preset_data, build,
+                     train, use_all_cores)
 
 
 # Trained models of this benchmark process, built once by the first setup.
 _models = {}
 
 
-class Inference:
-    params = [FRAMEWORKS, PRESET_NAMES]
-    param_names = ["framework", "preset"]
-    version = "1"
+class Inference(FrameworkPresetBenchmark):
     # asv_runner times one call per sample when a class has setup. That is
     # kept on purpose: setup only looks up an already built model (so it does
     # not disturb the caches the timed call uses), a forward pass of tens of
@@ -18,7 +16,6 @@ class Inference:
     number = 1
     repeat = (20, 200, 5.0)
     warmup_time = 0.1
-    timeout = 300
 
     def setup_cache(self):
         """The data, and every model's weights after the preset's training (trained once)."""

@@ -2,18 +2,11 @@
 not only one that breaks speed."""
 import numpy as np
 
-from .common import FRAMEWORKS, PRESET_NAMES, all_preset_data, build, train
+from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, all_preset_data, build,
+                     train)
 
 
-class Accuracy:
-    params = [FRAMEWORKS, PRESET_NAMES]
-    param_names = ["framework", "preset"]
-    version = "1"
-    timeout = 300
-
-    def setup_cache(self):
-        return all_preset_data()
-
+class Accuracy(FrameworkPresetBenchmark):
     def setup(self, data, framework, preset):
         build(framework, preset)
 

@@ -1,20 +1,13 @@
 """Training cost: one epoch from a fresh model, and memory to build and train."""
-from .common import FRAMEWORKS, PRESET_NAMES, all_preset_data, build, train, use_all_cores
+from .common import FrameworkPresetBenchmark, build, train, use_all_cores
 
 
-class Training:
-    params = [FRAMEWORKS, PRESET_NAMES]
-    param_names = ["framework", "preset"]
-    version = "1"
+class Training(FrameworkPresetBenchmark):
     # setup builds a fresh model before every timed call, so each call trains
     # an untrained model (asv_runner times such calls one at a time).
     number = 1
     repeat = (5, 20, 20.0)
     warmup_time = 0.2
-    timeout = 300
-
-    def setup_cache(self):
-        return all_preset_data()
 
     def setup(self, data, framework, preset):
         self.model = build(framework, preset)
@@ -24,16 +17,8 @@ class Training:
         train(self.model, preset, data[preset], epochs=1)
 
 
-class TrainingMemory:
+class TrainingMemory(FrameworkPresetBenchmark):
     """Peak memory of building and training one model with the preset's settings."""
-
-    params = [FRAMEWORKS, PRESET_NAMES]
-    param_names = ["framework", "preset"]
-    version = "1"
-    timeout = 300
-
-    def setup_cache(self):
-        return all_preset_data()
 
     def setup(self, data, framework, preset):
         build(framework, preset)  # imports the framework and fails early where it is missing

@@ -197,7 +197,7 @@ def report_rows(result, machine_info, benchmarks, machine):
             failed, skipped, spread = [], [], True
             for column, value, samples, status, name in found:
                 if status == "ok":
-                    if column in row or column in reports.COLUMNS:
+                    if column in row:  # process_peak_rss_mb goes to the history only
                         row[column] = value
                     if samples and f"{column}_min" in reports.COLUMNS:
                         row[f"{column}_min"], row[f"{column}_max"] = min(samples), max(samples)

@@ -88,7 +88,7 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
     from .compare import PRESETS, benchmark_scratch_vs_torch
-    from .reports import console_table, interpretation, write_reports
+    from .reports import write_reports
 
     names = list(PRESETS) if args.preset == "all" else [args.preset]
     overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS
@@ -107,26 +107,27 @@ def run_compare(args, out=sys.stdout):
                                               progress=progress):
             row["preset"] = label
             rows.append(row)
-    paths = write_reports(rows, args.out)
+    _print_reports(rows, write_reports(rows, args.out), out)
+    return 0 if any(row["status"] == "ok" for row in rows) else 1
+
+
+def _print_reports(rows, paths, out):
+    """The spec's console table, its interpretation, and where the files went."""
+    from .reports import console_table, interpretation
     print(console_table(rows), file=out)
     print(file=out)
     print(interpretation(rows), file=out)
     print(f"\nreports: {', '.join(paths.values())}", file=out)
-    return 0 if any(row["status"] == "ok" for row in rows) else 1
 
 
 def run_export(args, out=sys.stdout):
     """Turn asv's results into the comparison reports and the history."""
     from .asv_export import export
-    from .reports import console_table, interpretation
 
     rows, paths = export(args.results, commit=args.commit, machine=args.machine, env=args.env,
                          out=args.out)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
-    print(console_table(rows), file=out)
-    print(file=out)
-    print(interpretation(rows), file=out)
-    print(f"\nreports: {', '.join(paths.values())}", file=out)
+    _print_reports(rows, paths, out)
     return 0
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from . import benchmark
 from .data import load_dataset
 from .precision import TRAIN_DTYPES, check_dtype_name
+from .reports import COLUMNS
 from .validation import check_alpha, check_architecture, check_int, check_seed
 
 FRAMEWORKS = ("scratch_numpy", "pytorch", "pytorch_cuda")
@@ -217,7 +218,6 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
 
 def _complete_row(row, framework, job, n_test, started):
     """The measured row with the run's settings and versions, in the report's key order."""
-    from .reports import COLUMNS
     settings = {key: job[key] for key in ("n_samples", "epochs", "batch_size", "alpha", "seed",
                                           "precision", "threads", "dataset", "loss", "repeats",
                                           "warmup")}

@@ -1,5 +1,4 @@
 """The report writers: round trips, the PNG, the tables, atomic writes."""
-import json
 import math
 import os
 import struct
