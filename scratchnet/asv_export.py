@@ -140,8 +140,8 @@ def measurements(result, benchmarks):
     columns = result["result_columns"]
     for name, entry in result["results"].items():
         column = METRICS.get(name.rsplit(".", 1)[-1])
-        if column is None:
-            continue
+        if column is None or (benchmarks and name not in benchmarks):
+            continue  # not ours, or (like asv publish) a benchmark the suite no longer has
         for combo, value, samples in expand(entry, columns):
             params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
             frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
@@ -294,7 +294,8 @@ def write_history_png(rows, path):
 
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,
            out="benchmarks/comparison"):
-    """Write the comparison reports for one commit and the history of all commits.
+    """Write the comparison reports for one commit, and the history of every commit
+    measured in the same asv environment on the same machine.
 
     Returns (rows of the chosen commit, {kind: path}).
     """
@@ -315,7 +316,9 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
         raise ValueError(f"{chosen['_path']} holds none of the suite's benchmarks "
                          f"({', '.join(METRICS)})")
     paths = reports.write_reports(rows, out)
-    history = history_rows(files, benchmarks, machine)
+    # One series, as asv's own graphs: the chosen result's environment only.
+    history = history_rows([f for f in files if f.get("env_name") == chosen.get("env_name")],
+                           benchmarks, machine)
     paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
     paths["history_png"] = os.path.join(out, HISTORY_FILES["png"])
     write_history_csv(history, paths["history_csv"])

@@ -195,3 +195,20 @@ def test_export_command(real_results, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results",
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_path):
+    results, path, head = copy_results(real_results, tmp_path)
+    other_env = path.with_name(path.name.split("-", 1)[0] + "-virtualenv-py3.11.json")
+    shutil.copy(path, other_env)
+    edit(other_env, lambda d: d.update(env_name="virtualenv-py3.11"))
+    edit(path, lambda d: d["results"].update(
+        {"training.Renamed.time_train_epoch": d["results"]["training.Training.time_train_epoch"]}))
+    with pytest.raises(ValueError, match=r"results from several environments .*pick one with --env"):
+        asv_export.export(results, out=tmp_path / "out")
+    _, paths = asv_export.export(results, env="virtualenv-py3.11", out=tmp_path / "out")
+    history = list(csv.DictReader(open(paths["history_csv"])))
+    assert {h["env"] for h in history} == {"virtualenv-py3.11"} and len(history) == 12
+    _, paths = asv_export.export(results, env=json.loads(path.read_text())["env_name"], out=tmp_path / "o2")
+    history = list(csv.DictReader(open(paths["history_csv"])))
+    assert len(history) == 12, "a benchmark missing from benchmarks.json must not be exported"
