@@ -1,18 +1,24 @@
 """The side-by-side run: ``benchmark_scratch_vs_torch``.
 
-Every framework is measured in a fresh worker process (``multiprocessing``
-"spawn"), so neither warms up, allocates for or shares thread pools with the
-other, and the memory high-water mark of one run never includes the other's.
-The parent process only checks the arguments, loads the data once (the same
-arrays go to every worker), gathers the rows and computes the parity figure.
+Every framework is measured in a fresh worker process (``python -m
+scratchnet._worker``), so neither warms up, allocates for or shares thread
+pools with the other, and the memory high-water mark of one run never
+includes the other's. A plain subprocess rather than multiprocessing, so a
+user's script needs no ``if __name__ == "__main__"`` guard. The parent only
+checks the arguments, loads the data once (the same arrays go to every worker
+through an ``.npz`` file and a JSON job; nothing is pickled), gathers the rows
+and computes the parity figure.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import datetime
+import json
 import math
-import multiprocessing
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import traceback
 
 import numpy as np
@@ -131,14 +137,38 @@ def _skip_reason(framework):
     return None
 
 
+def _worker_command(framework, folder):
+    return [sys.executable, "-m", "scratchnet._worker", framework, folder]
+
+
 def _run_isolated(framework, job):
-    """run_framework(framework, job) in a fresh spawned process; a crash becomes an error row."""
-    context = multiprocessing.get_context("spawn")
-    try:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            return pool.submit(run_framework, framework, job).result()
-    except Exception as exc:  # the worker died (killed, out of memory) or could not start
-        return {"status": "error", "notes": f"worker process failed: {type(exc).__name__}: {exc}"}, None
+    """run_framework(framework, job) in a fresh Python process; a crash becomes an error row."""
+    with tempfile.TemporaryDirectory(prefix="scratchnet-") as folder:
+        X_train, y_train, X_test, y_test = job["data"]
+        np.savez(os.path.join(folder, "data.npz"), X_train=X_train, y_train=y_train,
+                 X_test=X_test, y_test=y_test)
+        with open(os.path.join(folder, "job.json"), "w") as handle:
+            json.dump({key: value for key, value in job.items() if key != "data"}, handle)
+        done = subprocess.run(_worker_command(framework, folder), capture_output=True, text=True)
+        result_path = os.path.join(folder, "row.json")
+        if done.returncode != 0 or not os.path.exists(result_path):
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return {"status": "error", "notes": f"worker process failed (exit status "
+                                                f"{done.returncode}): {tail}"}, None
+        with open(result_path) as handle:
+            row = json.load(handle)
+        proba_path = os.path.join(folder, "probabilities.npy")
+        proba = np.load(proba_path, allow_pickle=False) if os.path.exists(proba_path) else None
+    return row, proba
+
+
+def load_job(folder):
+    """The job a worker was given: settings from job.json, arrays from data.npz."""
+    with open(os.path.join(folder, "job.json")) as handle:
+        job = json.load(handle)
+    with np.load(os.path.join(folder, "data.npz"), allow_pickle=False) as data:
+        job["data"] = tuple(data[key] for key in ("X_train", "y_train", "X_test", "y_test"))
+    return job
 
 
 def run_framework(framework, job):

@@ -1,5 +1,7 @@
 """benchmark_scratch_vs_torch: the rows, their units, and failure as rows."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -92,28 +94,32 @@ def test_divergence_is_an_error_row_for_each_framework():
         assert row["train_time_per_epoch_s"] is None
 
 
-# Run in the worker process: spawn pickles them by name from this module.
-def crash_worker(framework, job):
-    os._exit(3)
-
-
-def fail_for_pytorch(framework, job):
-    if framework == "pytorch":
-        raise MemoryError("simulated out of memory")
-    return compare.run_framework(framework, job)
-
-
 def test_a_dead_worker_is_an_error_row(monkeypatch):
-    monkeypatch.setattr(compare, "run_framework", crash_worker)
+    monkeypatch.setattr(compare, "_worker_command",
+                        lambda framework, folder: [sys.executable, "-c", "import os; os._exit(3)"])
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
-    assert all(r["status"] == "error" and "worker process failed" in r["notes"] for r in rows)
+    assert all(r["status"] == "error" and "worker process failed (exit status 3)" in r["notes"]
+               for r in rows)
 
 
 def test_one_framework_failing_leaves_the_other_row_intact(monkeypatch):
-    monkeypatch.setattr(compare, "run_framework", fail_for_pytorch)
+    real = compare._worker_command
+    killed = [sys.executable, "-c", "raise MemoryError('simulated out of memory')"]
+    monkeypatch.setattr(compare, "_worker_command",
+                        lambda framework, folder: killed if framework == "pytorch" else real(framework, folder))
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
     assert rows[0]["status"] == "ok" and rows[0]["train_time_per_epoch_s"] > 0
-    assert rows[1]["status"] == "error" and "simulated out of memory" in rows[1]["notes"]
+    assert rows[1]["status"] == "error" and "MemoryError: simulated out of memory" in rows[1]["notes"]
+
+
+def test_a_script_without_a_main_guard_can_call_it(tmp_path):
+    script = tmp_path / "bench.py"
+    script.write_text("from scratchnet.compare import benchmark_scratch_vs_torch\n"
+                      f"rows = benchmark_scratch_vs_torch(**{ {**TINY, 'repeats': 1}!r})\n"
+                      "print([r['status'] for r in rows])\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['ok', 'ok']"
 
 
 @pytest.mark.parametrize("change,pattern", [
