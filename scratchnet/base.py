@@ -6,8 +6,10 @@ A subclass supplies the arithmetic through a handful of hooks:
 - ``_set_params(list of (W (in, out), b (out,)) float64 or float32 arrays)``
 - ``_get_params() -> list of (W, b)`` NumPy arrays in the training dtype
 - ``_prepare_training_data(X (N, D) train dtype, labels (N,) int64) -> data``
-- ``_train_step(data, batch_indices (B,), alpha) -> (batch loss, n_correct)``:
-  forward pass, loss, and (only if the loss is finite) backward pass and SGD update
+- ``_epoch_data(data, order (N,)) -> epoch data``: the data in this epoch's order
+- ``_train_step(epoch data, start, stop, alpha) -> (batch loss, n_correct)``: forward
+  pass, loss, and (only if the loss is finite) backward pass and SGD update on the
+  epoch's samples start:stop
 - ``_logits_and_outputs(X (N, D), dtype name) -> (z (N, K), a (N, K))`` NumPy arrays
 - ``_loss_value(z, a, labels) -> float`` with the framework's own loss function
 """
@@ -110,18 +112,20 @@ class BaseNetwork:
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
             epoch_starts = epoch_starts[-1:] + [(self.get_weights(), order)]
-            batches = [order[start:start + batch_size] for start in range(0, n_samples, batch_size)]
+            epoch_data = self._epoch_data(data, order)
+            starts = range(0, n_samples, batch_size)
             loss_sum, n_correct = 0.0, 0
-            for step, batch in enumerate(batches):
-                batch_loss, batch_correct = self._train_step(data, batch, alpha)
+            for step, start in enumerate(starts):
+                stop = min(start + batch_size, n_samples)
+                batch_loss, batch_correct = self._train_step(epoch_data, start, stop, alpha)
                 if not math.isfinite(batch_loss):
                     self._rewind(data, alpha, batch_size, epoch_starts, steps_done=step)
                     self._diverged(f"the loss became {batch_loss} on batch {step + 1}", epoch,
                                    step + 1, alpha, history)
-                loss_sum += batch_loss * len(batch)
+                loss_sum += batch_loss * (stop - start)
                 n_correct += batch_correct
             if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._get_params()):
-                self._rewind(data, alpha, batch_size, epoch_starts, steps_done=len(batches))
+                self._rewind(data, alpha, batch_size, epoch_starts, steps_done=len(starts))
                 self._diverged("the weights became non-finite in its last update", epoch, None,
                                alpha, history)
             history["loss"].append(loss_sum / n_samples)
@@ -147,8 +151,9 @@ class BaseNetwork:
         else:
             weights, order = epoch_starts[-1]
         self._set_params(weights)
-        for step in range(steps_done - 1):
-            self._train_step(data, order[step * batch_size:(step + 1) * batch_size], alpha)
+        epoch_data = self._epoch_data(data, order)
+        for start in range(0, (steps_done - 1) * batch_size, batch_size):
+            self._train_step(epoch_data, start, min(start + batch_size, len(order)), alpha)
 
     def _diverged(self, what, epoch, batch, alpha, history):
         raise TrainingDivergedError(

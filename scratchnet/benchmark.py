@@ -102,6 +102,15 @@ def measure_batch_throughput(model, X, batch_size, precision="float32", runs=7, 
     return time_runs(forward_all, runs, warmup).inverted(len(X))
 
 
+def measure_sgemm_gflops(n=2048, runs=7, warmup=2):
+    """GFLOP/s of NumPy's float32 matrix multiply at n x n (2 n^3 flops per call): the
+    machine's practical GEMM rate, the roofline a training run is measured against."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((n, n), dtype=np.float32) for _ in range(2))
+    out = np.empty((n, n), np.float32)
+    return time_runs(lambda: np.matmul(a, b, out=out), runs, warmup).inverted(2 * n ** 3 / 1e9)
+
+
 # ------------------------------------------------------------------------ memory
 def _status_kb(field):
     with open("/proc/self/status") as status:

@@ -87,8 +87,9 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
 
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
-    from .compare import PRESETS, benchmark_scratch_vs_torch
-    from .reports import write_reports
+    from .benchmark import limit_threads, measure_sgemm_gflops
+    from .compare import ALL_PRESETS as PRESETS, add_roofline, benchmark_scratch_vs_torch
+    from .reports import roofline_table, write_reports
 
     names = list(PRESETS) if args.preset == "all" else [args.preset]
     overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS
@@ -107,7 +108,16 @@ def run_compare(args, out=sys.stdout):
                                               progress=progress):
             row["preset"] = label
             rows.append(row)
+    if args.roofline:
+        if progress:
+            progress("sgemm 2048x2048, float32: the roofline")
+        with limit_threads(rows[0]["threads"]):
+            add_roofline(rows, measure_sgemm_gflops())
     _print_reports(rows, write_reports(rows, args.out), out)
+    if args.roofline:
+        print("\nroofline (training, medians; GFLOP/s counts 6 x sum(fan_in x fan_out) x n per epoch)",
+              file=out)
+        print(roofline_table(rows), file=out)
     return 0 if any(row["status"] == "ok" for row in rows) else 1
 
 
@@ -154,9 +164,15 @@ def build_parser():
                     "comparison_metrics.json/.csv/.md and comparison_summary.png. Without flags "
                     "it runs the spec's default: 784x64x10 relu/softmax, 512 samples, 3 epochs, "
                     "batch 32, alpha 0.1, seed 42. Flags override the preset's values.")
-    compare.add_argument("--preset", choices=["default", "deep", "wide", "all"], default="default",
+    compare.add_argument("--preset", choices=["default", "deep", "wide", "small_batch", "large", "all"],
+                         default="default",
                          help="the spec's configurations: default (784x64x10), deep "
-                              "(1024x512x256x128x10), wide (784x256x256x10), or all three")
+                              "(1024x512x256x128x10), wide (784x256x256x10); the performance "
+                              "ones: small_batch (784x64x10, batch 8, 8192 samples), large "
+                              "(784x1024x1024x10, batch 256, 4096 samples); or all five")
+    compare.add_argument("--roofline", action="store_true",
+                         help="also measure NumPy's sgemm rate at 2048x2048 with the same threads "
+                              "and report each run's achieved training GFLOP/s against it")
     compare.add_argument("--layer-sizes", type=_int_list, help="e.g. 784,64,10")
     compare.add_argument("--activations", type=_name_list, help="e.g. relu,softmax")
     compare.add_argument("--n-samples", type=int, help="training samples (a quarter as many more "

@@ -43,6 +43,16 @@ PRESETS = {
                  n_samples=500, epochs=10, batch_size=128, alpha=0.05, seed=123),
 }
 
+#: The performance work's two further configurations (synthetic data: they need
+#: more samples than the digits have): many tiny batches, and large layers.
+EXTRA_PRESETS = {
+    "small_batch": dict(layer_sizes=[784, 64, 10], activations=["relu", "softmax"], n_samples=8192,
+                        epochs=1, batch_size=8, alpha=0.1, seed=42),
+    "large": dict(layer_sizes=[784, 1024, 1024, 10], activations=["relu", "relu", "softmax"],
+                  n_samples=4096, epochs=1, batch_size=256, alpha=0.01, seed=42),
+}
+ALL_PRESETS = {**PRESETS, **EXTRA_PRESETS}
+
 N_CLASSES = 10
 DIGITS_SAMPLES = 1797
 
@@ -58,6 +68,25 @@ def default_dataset(n_features, n_samples):
     side = math.isqrt(n_features)
     fits = n_samples + held_out_size(n_samples) <= DIGITS_SAMPLES
     return "digits" if side * side == n_features and fits else "synthetic"
+
+
+def training_flops_per_epoch(layer_sizes, n_samples):
+    """6 x sum(fan_in * fan_out) x n: a multiply and an add for each weight in the forward
+    pass, in dX and in dW. The NumPy network skips layer 0's dX, so this slightly
+    overstates its work: the convention favours neither side's GFLOP/s."""
+    return 6 * sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])) * n_samples
+
+
+def add_roofline(rows, sgemm):
+    """Achieved training GFLOP/s per row and its fraction of ``sgemm`` (a Timing of GFLOP/s)."""
+    for row in rows:
+        row["sgemm_gflops_per_s"] = float(sgemm)
+        if row.get("train_time_per_epoch_s"):
+            sizes = [int(n) for n in row["layer_sizes"].split("x")]
+            rate = training_flops_per_epoch(sizes, row["n_samples"]) / row["train_time_per_epoch_s"] / 1e9
+            row["train_gflops_per_s"] = rate
+            row["fraction_of_sgemm"] = rate / float(sgemm)
+    return rows
 
 
 def cuda_available():

@@ -11,7 +11,7 @@ import numpy as np
 
 from .activations import get_activation
 from .base import BaseNetwork
-from .losses import get_loss
+from .losses import get_loss, one_hot
 from .validation import check_features, check_labels
 
 
@@ -41,6 +41,7 @@ class NeuralNetwork(BaseNetwork):
         super().__init__(layer_sizes, activations, precision_config, seed, loss)
         self._activation_fns = [get_activation(name) for name in self.activations]
         self._loss_fn = get_loss(self.loss)
+        self._buffers = None
 
     def _set_params(self, params):
         self._params = [(np.array(W, dtype=self.train_dtype), np.array(b, dtype=self.train_dtype))
@@ -50,70 +51,137 @@ class NeuralNetwork(BaseNetwork):
     def _get_params(self):
         return self._params
 
+    # ------------------------------------------------------------- training
+    # The engine below is written for speed; the tricks, each used once:
+    # - one permuted copy of the data per epoch, so every batch is a contiguous
+    #   slice (a view) instead of a fancy-indexed copy;
+    # - per-layer buffers allocated once and reused by every batch (matmul with
+    #   out=, bias add and activations in place), float32 end to end;
+    # - the learning rate folded into the small (B, out) gradient before dW is
+    #   formed, so the update is one in-place subtraction per parameter;
+    # - no gradient with respect to the input data (layer 0's dX is never needed).
     def _prepare_training_data(self, X, labels):
         self._cast_cache = {}  # fit changes the weights; casts made before are stale
-        return X, labels
-
-    def _forward_cached(self, X, params):
-        """Run every layer; return the per-layer caches [(a_prev, z, a)], last layer last."""
-        caches = []
-        a = X  # (N, D)
-        for (W, b), activation in zip(params, self._activation_fns):
-            z = dense_forward(a, W, b)  # (N, out)
-            out = activation.forward(z)  # (N, out)
-            caches.append((a, z, out))
-            a = out
-        return caches
-
-    def _loss_and_gradients(self, xb, yb):
-        """Forward and backward pass on one batch with the current weights.
-
-        Returns (loss, output activations (B, K), [(dW (in, out), db (out,)), ...]);
-        the gradients are None when the loss is not finite.
-        """
-        caches = self._forward_cached(xb, self._params)
-        _, z_last, a_last = caches[-1]
-        loss_input = z_last if self._loss_fn.on_logits else a_last
-        loss = self._loss_fn.forward(loss_input, yb)
-        if not np.isfinite(loss):
-            return loss, a_last, None
-        dloss = self._loss_fn.backward(loss_input, yb)  # (B, K)
         if self._loss_fn.on_logits:
-            dz = dloss  # closed form: d(loss)/d(logits), softmax backward skipped
+            targets = np.empty((len(labels), 0), X.dtype)  # cross-entropy uses the labels
         else:
-            dz = self._activation_fns[-1].backward(dloss, z_last, a_last)  # (B, K)
-        grads = [None] * len(self._params)
+            targets = one_hot(labels, self.layer_sizes[-1], X.dtype)  # (N, K)
+        return {"X": X, "labels": labels, "targets": targets,
+                "X_epoch": np.empty_like(X), "labels_epoch": np.empty_like(labels),
+                "targets_epoch": np.empty_like(targets)}
+
+    def _epoch_data(self, data, order):
+        for key in ("X", "labels", "targets"):
+            np.take(data[key], order, axis=0, out=data[f"{key}_epoch"])
+        return data
+
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None):
+        # Overflow to inf/NaN is caught by the loss check; one errstate per fit, not per batch.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return super().fit(X, y, epochs, alpha, batch_size, seed=seed, shuffle=shuffle,
+                               validation_data=validation_data)
+
+    fit.__doc__ = BaseNetwork.fit.__doc__
+
+    def _train_step(self, data, start, stop, alpha):
+        return self._forward_backward(data["X_epoch"][start:stop], data["labels_epoch"][start:stop],
+                                      data["targets_epoch"][start:stop], alpha)
+
+    def _buffers_for(self, rows):
+        """Per layer (A, D, S): activations, dL/dz and scratch, each (rows, out), allocated
+        once for the largest batch; the views for each batch size are kept too (a full
+        batch and the last partial one). Gradients go to self._grads."""
+        if self._buffers is None or self._buffers[0][0].shape[0] < rows:
+            self._buffers = [tuple(np.empty((rows, fan_out), self.train_dtype) for _ in range(3))
+                             for fan_out in self.layer_sizes[1:]]
+            self._grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self._params]
+            self._views = {}
+        if rows not in self._views:
+            self._views[rows] = [tuple(buffer[:rows] for buffer in layer) for layer in self._buffers]
+        return self._views[rows]
+
+    def _forward_backward(self, x, labels, targets, alpha):
+        """One batch: forward, loss, backward and, with ``alpha``, the SGD update.
+
+        x (B, D), labels (B,), targets (B, K) one-hot for MSE. Without ``alpha``
+        the gradients are left in self._grads and the weights are untouched.
+        Returns (loss, number of correct predictions); when the loss is not
+        finite nothing is changed.
+        """
+        buffers = self._buffers_for(x.shape[0])
+        a_prev = x
+        for (W, b), activation, (A, _, _) in zip(self._params[:-1], self._activation_fns, buffers):
+            np.matmul(a_prev, W, out=A)  # (B, out)
+            A += b
+            activation.forward_(A)
+            a_prev = A
+        W, b = self._params[-1]
+        logits = buffers[-1][0]
+        np.matmul(a_prev, W, out=logits)  # (B, K)
+        logits += b
+        loss = self._output_loss(buffers[-1], labels, targets)
+        if not np.isfinite(loss):
+            return loss, 0
+        n_correct = int(np.count_nonzero(buffers[-1][0].argmax(axis=1) == labels))
         for layer in range(len(self._params) - 1, -1, -1):
-            da_prev, dW, db = dense_backward(dz, caches[layer][0], self._params[layer][0])
-            grads[layer] = (dW, db)
+            W, b = self._params[layer]
+            dW, db = self._grads[layer]
+            D = buffers[layer][1]  # (B, out): dL/dz of this layer
+            a_in = x if layer == 0 else buffers[layer - 1][0]  # (B, in)
             if layer > 0:
-                _, z_prev, a_prev = caches[layer - 1]
-                dz = self._activation_fns[layer - 1].backward(da_prev, z_prev, a_prev)  # (B, in)
-        return loss, a_last, grads
+                A_prev, D_prev, S_prev = buffers[layer - 1]
+                np.matmul(D, W.T, out=D_prev)  # (B, in), with W before its update
+                self._activation_fns[layer - 1].backward_(D_prev, A_prev, S_prev)
+            if alpha is not None:
+                D *= alpha  # fold the learning rate into the small gradient
+            np.matmul(a_in.T, D, out=dW)  # (in, out)
+            np.add.reduce(D, axis=0, out=db)  # (out,)
+            if alpha is not None:
+                W -= dW
+                b -= db
+        return loss, n_correct
+
+    def _output_loss(self, last, labels, targets):
+        """Turn the logits in A into the outputs, return the loss, leave dL/dz in D.
+
+        Softmax + cross-entropy is done in closed form: (softmax - onehot) / B.
+        """
+        A, D, S = last
+        rows = A.shape[0]
+        if self._loss_fn.on_logits:
+            A -= np.maximum.reduce(A, axis=1, keepdims=True)  # (B, K) shifted: exp cannot overflow
+            picked = A[np.arange(rows), labels]  # (B,)
+            np.exp(A, out=A)
+            sums = np.add.reduce(A, axis=1)  # (B,)
+            loss = float(np.mean(np.log(sums) - picked))
+            A /= sums[:, None]  # softmax
+            np.multiply(A, 1 / rows, out=D)
+            D[np.arange(rows), labels] -= 1 / rows
+            return loss
+        self._activation_fns[-1].forward_(A)
+        np.subtract(A, targets, out=D)  # (B, K)
+        loss = float(np.vdot(D, D)) / D.size  # mean over all B*K elements, like torch's mse_loss
+        D *= 2 / D.size
+        self._activation_fns[-1].backward_(D, A, S)
+        return loss
 
     def loss_and_gradients(self, X, y):
         """The loss on (X, y) and its gradient for every layer, without changing the weights.
 
-        Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) in ``train_dtype``:
-        what one SGD step of ``fit`` on this batch would use.
+        Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) in ``train_dtype``
+        (None for the gradients if the loss is not finite): what one SGD step of
+        ``fit`` on this batch would use, computed by the same code.
         """
         X = check_features(X, self.layer_sizes[0])
         labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
+        data = self._prepare_training_data(np.ascontiguousarray(X, dtype=self.train_dtype), labels)
         with np.errstate(over="ignore", invalid="ignore"):
-            loss, _, grads = self._loss_and_gradients(X.astype(self.train_dtype, copy=False), labels)
-        return loss, grads
+            loss, _ = self._forward_backward(data["X"], labels, data["targets"], alpha=None)
+        if not np.isfinite(loss):
+            return loss, None
+        return loss, [(dW.copy(), db.copy()) for dW, db in self._grads]
 
-    def _train_step(self, data, batch, alpha):
-        X, labels = data
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss, outputs, grads = self._loss_and_gradients(X[batch], labels[batch])
-            if grads is None:
-                return loss, 0
-            for (W, b), (dW, db) in zip(self._params, grads):
-                W -= alpha * dW
-                b -= alpha * db
-        return loss, int(np.count_nonzero(outputs.argmax(axis=1) == labels[batch]))
-
+    # ------------------------------------------------------------ inference
     def _params_in(self, dtype):
         if dtype == self.train_dtype:
             return self._params
@@ -122,9 +190,15 @@ class NeuralNetwork(BaseNetwork):
         return self._cast_cache[dtype]
 
     def _logits_and_outputs(self, X, dtype):
+        a = X.astype(dtype, copy=False)  # (N, D)
         with np.errstate(over="ignore", invalid="ignore"):
-            _, z, a = self._forward_cached(X.astype(dtype, copy=False), self._params_in(dtype))[-1]
-        return z, a
+            for (W, b), activation in zip(self._params_in(dtype), self._activation_fns):
+                z = a @ W  # (N, out), a fresh array the activation may overwrite
+                z += b
+                logits = z.copy() if activation is self._activation_fns[-1] else None
+                activation.forward_(z)
+                a = z
+        return logits, a
 
     def _loss_value(self, logits, outputs, labels):
         loss_input = logits if self._loss_fn.on_logits else outputs

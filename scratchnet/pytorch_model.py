@@ -152,11 +152,14 @@ class TorchNeuralNetwork(BaseNetwork):
         self._module.zero_grad(set_to_none=True)
         return loss.item(), grads
 
-    def _train_step(self, data, batch, alpha):
-        X_t, labels_t, targets = data
+    def _epoch_data(self, data, order):
+        return data, torch.from_numpy(order).to(self.device)
+
+    def _train_step(self, epoch_data, start, stop, alpha):
+        (X_t, labels_t, targets), order = epoch_data
         if self._optimizer is None:
             self._optimizer = torch.optim.SGD(self._module.parameters(), lr=alpha)
-        index = torch.from_numpy(batch).to(self.device)
+        index = order[start:stop]  # the batch is gathered by indexing, as a DataLoader would
         outputs, loss = self._batch_loss(X_t[index], targets[index])
         loss_value = loss.item()
         if not np.isfinite(loss_value):

@@ -24,6 +24,7 @@ COLUMNS = SPEC_COLUMNS + [
     "batch_throughput_samples_per_s_min", "batch_throughput_samples_per_s_max",
     "peak_traced_mb", "peak_memory_method", "peak_gpu_memory_mb",
     "train_accuracy", "parity_max_abs_diff",
+    "train_gflops_per_s", "sgemm_gflops_per_s", "fraction_of_sgemm",
     "preset", "activations", "loss", "dataset", "n_samples", "n_test", "epochs", "batch_size",
     "alpha", "seed", "precision", "device", "threads", "blas_threads", "torch_threads",
     "repeats", "warmup",
@@ -161,6 +162,31 @@ def interpretation(rows):
                      f"{format_number(scratch['final_accuracy'])} vs "
                      f"{format_number(torch_row['final_accuracy'])}")
     return "\n".join(lines)
+
+
+def roofline_table(rows):
+    """Per configuration: both frameworks' training time, their ratio, achieved GFLOP/s
+    and its fraction of the machine's sgemm rate."""
+    header = ["preset", "scratch_numpy_s", "pytorch_s", "ratio", "scratch_gflops", "torch_gflops",
+              "sgemm_gflops", "scratch_frac", "torch_frac"]
+    lines = []
+    groups = {}
+    for row in rows:
+        groups.setdefault(_group(row), {})[row["framework"]] = row
+    for group, by_framework in groups.items():
+        scratch, torch_row = by_framework.get("scratch_numpy", {}), by_framework.get("pytorch", {})
+        ratio = (scratch["train_time_per_epoch_s"] / torch_row["train_time_per_epoch_s"]
+                 if scratch.get("train_time_per_epoch_s") and torch_row.get("train_time_per_epoch_s")
+                 else None)
+        lines.append([group, scratch.get("train_time_per_epoch_s"), torch_row.get("train_time_per_epoch_s"),
+                      ratio, scratch.get("train_gflops_per_s"), torch_row.get("train_gflops_per_s"),
+                      scratch.get("sgemm_gflops_per_s"), scratch.get("fraction_of_sgemm"),
+                      torch_row.get("fraction_of_sgemm")])
+    cells = [header] + [[format_number(v) for v in line] for line in lines]
+    widths = [max(len(str(line[i])) for line in cells) for i in range(len(header))]
+    text = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in cells]
+    text.insert(1, "-" * len(text[0]))
+    return "\n".join(text)
 
 
 def markdown_table(rows):

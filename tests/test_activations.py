@@ -106,3 +106,17 @@ def test_forward_and_backward_match_torch(name):
     a = activation.forward(z)
     assert_close(a, a_t.detach().numpy(), 1e-15, f"{name} forward vs torch")
     assert_close(activation.backward(da, z, a), z_t.grad.numpy(), 1e-15, f"{name} backward vs torch")
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@given(z=matrices, seed=st.integers(0, 2 ** 32 - 1))
+def test_in_place_twins_compute_the_pure_values(name, z, seed):
+    activation = get_activation(name)
+    da = np.random.default_rng(seed).normal(size=z.shape)
+    a = activation.forward(z)
+    buffer = z.copy()
+    activation.forward_(buffer)
+    assert_close(buffer, a, 0.0, f"{name} forward_")
+    d, scratch = da.copy(), np.empty_like(z)
+    activation.backward_(d, a, scratch)
+    assert_close(d, activation.backward(da, z, a), 1e-15 * (1 + np.abs(da).max()), f"{name} backward_")

@@ -116,3 +116,17 @@ def test_compare_help_lists_every_api_argument():
                  "--alpha", "--seed", "--dataset", "--precision", "--loss", "--repeats",
                  "--warmup", "--threads", "--frameworks", "--preset", "--out"):
         assert flag in result.stdout, flag
+
+
+def test_compare_roofline_prints_and_records_the_rates(tmp_path):
+    pytest.importorskip("torch")
+    result = scratchnet(*COMPARE_TINY, "--repeats", "1", "--roofline", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("roofline (training")[1].splitlines()
+    assert table[1].split() == ["preset", "|", "scratch_numpy_s", "|", "pytorch_s", "|", "ratio", "|",
+                                "scratch_gflops", "|", "torch_gflops", "|", "sgemm_gflops", "|",
+                                "scratch_frac", "|", "torch_frac"]
+    assert table[3].startswith("custom")
+    import json
+    rows = json.loads((tmp_path / "comparison_metrics.json").read_text())
+    assert rows[0]["sgemm_gflops_per_s"] > 0 and 0 < rows[0]["fraction_of_sgemm"]

@@ -156,3 +156,24 @@ def test_memory_counts_a_100_mb_model_for_both_frameworks():
         assert row["status"] == "ok", row["notes"]
         assert row["peak_memory_mb"] >= weights_mb, (row["framework"], row["peak_memory_mb"])
     assert rows[0]["peak_traced_mb"] >= weights_mb  # NumPy reports its buffers to tracemalloc
+
+
+def test_training_flops_follow_the_issue_convention():
+    assert compare.training_flops_per_epoch([784, 64, 10], 512) == 6 * (784 * 64 + 64 * 10) * 512
+
+
+def test_roofline_columns():
+    from scratchnet.benchmark import Timing
+    rows = [{"layer_sizes": "10x5x10", "n_samples": 100, "train_time_per_epoch_s": 0.001},
+            {"layer_sizes": "10x5x10", "n_samples": 100, "train_time_per_epoch_s": None}]
+    compare.add_roofline(rows, Timing([2.0, 3.0, 4.0]))
+    flops = 6 * (50 + 50) * 100
+    assert rows[0]["train_gflops_per_s"] == pytest.approx(flops / 0.001 / 1e9)
+    assert rows[0]["fraction_of_sgemm"] == pytest.approx(flops / 0.001 / 1e9 / 3.0)
+    assert rows[1]["sgemm_gflops_per_s"] == 3.0 and "train_gflops_per_s" not in rows[1]
+
+
+def test_sgemm_rate_is_plausible():
+    from scratchnet.benchmark import measure_sgemm_gflops
+    rate = measure_sgemm_gflops(n=256, runs=3, warmup=1)
+    assert 0.1 < rate < 1e5  # GFLOP/s
