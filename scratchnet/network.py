@@ -1,11 +1,14 @@
 """The NumPy multilayer perceptron, written from scratch.
 
-Each dense layer is a ``dense_forward``/``dense_backward`` pair; activations and
-losses are pure forward/backward pairs from their registries. Weights are
-stored as ``W`` (fan_in, fan_out) and ``b`` (fan_out,), so a layer computes
-``z = a_prev @ W + b``.
+Weights are stored as ``W`` (fan_in, fan_out) and ``b`` (fan_out,), so a layer
+computes ``z = a_prev @ W + b`` and its activation. Backward, for each layer
+from the last: ``dW = a_prev.T @ dz``, ``db = sum(dz)``, ``da_prev = dz @ W.T``.
+The activations and losses come from their registries (``activations.py``,
+``losses.py``), whose in-place twins the training engine below uses.
 """
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -15,17 +18,19 @@ from .losses import get_loss, one_hot
 from .validation import check_features, check_labels
 
 
-def dense_forward(a_prev, W, b):
-    """(N, in) @ (in, out) + (out,) -> z (N, out)."""
-    return a_prev @ W + b  # (N, out)
+#: Multiply-adds in a batch's largest product below which fit uses one BLAS thread.
+SINGLE_BLAS_THREAD_BELOW = 2_000_000
+_blas_controller = None
 
 
-def dense_backward(dz, a_prev, W):
-    """Gradients of z = a_prev @ W + b: returns (da_prev (N, in), dW (in, out), db (out,))."""
-    dW = a_prev.T @ dz  # (in, out)
-    db = dz.sum(axis=0)  # (out,)
-    da_prev = dz @ W.T  # (N, in)
-    return da_prev, dW, db
+def _blas():
+    """threadpoolctl's controller of the loaded BLAS libraries, made once: building it
+    scans every loaded library (about 0.3 ms), limiting through it takes microseconds."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    return _blas_controller
 
 
 class NeuralNetwork(BaseNetwork):
@@ -77,9 +82,19 @@ class NeuralNetwork(BaseNetwork):
 
     def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None):
         # Overflow to inf/NaN is caught by the loss check; one errstate per fit, not per batch.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), self._blas_threads_for(batch_size):
             return super().fit(X, y, epochs, alpha, batch_size, seed=seed, shuffle=shuffle,
                                validation_data=validation_data)
+
+    def _blas_threads_for(self, batch_size):
+        """One BLAS thread while training when the largest matrix product of a batch is
+        small: there, waking and joining a second thread costs more than it saves
+        (measured here: 784x64x10 at batch 32 trains in 2.7 ms per epoch on one
+        OpenBLAS thread, 3.8 to 5.0 ms on two). Never more threads than the limit in force."""
+        largest = max(a * b for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        if isinstance(batch_size, int) and 0 < batch_size * largest < SINGLE_BLAS_THREAD_BELOW:
+            return _blas().limit(limits=1)
+        return contextlib.nullcontext()
 
     fit.__doc__ = BaseNetwork.fit.__doc__
 

@@ -213,3 +213,23 @@ def test_divergence_keeps_the_weights_before_the_bad_step(model_class, small_dat
         reference.fit(X[:rows], y[:rows], epochs=1, alpha=alpha, batch_size=batch_size, shuffle=False)
     assert weights_equal(model.get_weights(), reference.get_weights()), (
         f"diverged at epoch {info.value.epoch} batch {info.value.batch}")
+
+
+def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_data):
+    import contextlib
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    small = NeuralNetwork([20, 16, 10], ["relu", "softmax"])
+    big = NeuralNetwork([2000, 1000, 10], ["relu", "softmax"])
+    assert not isinstance(small._blas_threads_for(32), contextlib.nullcontext)
+    assert isinstance(big._blas_threads_for(32), contextlib.nullcontext)
+    before = blas_threads()
+    small.fit(small_data[0], small_data[1], epochs=1, alpha=0.1, batch_size=32)
+    assert blas_threads() == before
+    with threadpool_limits(1):
+        small.fit(small_data[0], small_data[1], epochs=1, alpha=0.1, batch_size=32)
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before

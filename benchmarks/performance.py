@@ -1,0 +1,80 @@
+"""Speed relative to PyTorch and to the machine's GEMM rate.
+
+Absolute times move with the machine; these ratios are what the performance
+work promises, so a regression in our speed *relative to PyTorch* shows in the
+history. They are measured exactly as `scratchnet compare --roofline` does:
+each framework in a fresh worker process with the same thread count, medians
+of timed runs, sgemm at 2048x2048 as the roofline.
+"""
+from .common import FRAMEWORKS, PRESET_NAMES, PRESETS, use_all_cores
+
+
+def _measure_all():
+    """Rows of scratchnet compare for every preset, or None where this commit lacks it."""
+    try:
+        from scratchnet.benchmark import limit_threads, measure_sgemm_gflops
+        from scratchnet.compare import add_roofline, benchmark_scratch_vs_torch
+    except ImportError:
+        return None
+    rows = {}
+    for preset in PRESET_NAMES:
+        measured = benchmark_scratch_vs_torch(**PRESETS[preset], repeats=7, warmup=2,
+                                              frameworks=FRAMEWORKS)
+        with limit_threads(measured[0]["threads"]):
+            add_roofline(measured, measure_sgemm_gflops())
+        rows[preset] = {row["framework"]: row for row in measured}
+    return rows
+
+
+class _Roofline:
+    version = "1"
+    timeout = 900
+
+    def setup_cache(self):
+        return _measure_all()
+
+    def _rows(self, cache, preset):
+        if cache is None:
+            raise NotImplementedError("scratchnet.compare's roofline is missing at this commit")
+        rows = cache[preset]
+        if any(row["status"] != "ok" for row in rows.values()):
+            raise NotImplementedError(f"a framework did not run: {[r['notes'] for r in rows.values()]}")
+        return rows
+
+
+class TrainingRoofline(_Roofline):
+    params = [FRAMEWORKS, PRESET_NAMES]
+    param_names = ["framework", "preset"]
+
+    def setup(self, cache, framework, preset):
+        self._rows(cache, preset)
+        use_all_cores()
+
+    def track_train_gflops(self, cache, framework, preset):
+        """Achieved training GFLOP/s (6 x sum(fan_in x fan_out) x n per epoch)."""
+        return self._rows(cache, preset)[framework]["train_gflops_per_s"]
+
+    track_train_gflops.unit = "GFLOP/s"
+
+    def track_fraction_of_sgemm(self, cache, framework, preset):
+        """Achieved training GFLOP/s over NumPy's sgemm rate at 2048x2048."""
+        return self._rows(cache, preset)[framework]["fraction_of_sgemm"]
+
+    track_fraction_of_sgemm.unit = "fraction"
+
+
+class SpeedAgainstTorch(_Roofline):
+    """A property of the pair, so the only parameter is the preset."""
+
+    params = [PRESET_NAMES]
+    param_names = ["preset"]
+
+    def setup(self, cache, preset):
+        self._rows(cache, preset)
+
+    def track_train_time_ratio(self, cache, preset):
+        """scratch_numpy's training time per epoch over PyTorch's (below 1: we are faster)."""
+        rows = self._rows(cache, preset)
+        return rows["scratch_numpy"]["train_time_per_epoch_s"] / rows["pytorch"]["train_time_per_epoch_s"]
+
+    track_train_time_ratio.unit = "ratio"
