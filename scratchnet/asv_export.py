@@ -33,10 +33,15 @@ METRICS = {
     "peakmem_train": "process_peak_rss_mb",
     "track_accuracy": "final_accuracy",
     "track_parity": "parity_max_abs_diff",
+    "track_train_gflops": "train_gflops_per_s",
+    "track_fraction_of_sgemm": "fraction_of_sgemm",
+    "track_train_time_ratio": "train_time_ratio",
 }
 UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
          "single_sample_latency_s": "s", "peak_memory_mb": "MB", "process_peak_rss_mb": "MB",
-         "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff"}
+         "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff",
+         "train_gflops_per_s": "GFLOP/s", "fraction_of_sgemm": "fraction",
+         "train_time_ratio": "scratch / torch"}
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
 HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
@@ -197,7 +202,7 @@ def report_rows(result, machine_info, benchmarks, machine):
             failed, skipped, spread = [], [], True
             for column, value, samples, status, name in found:
                 if status == "ok":
-                    if column in row:  # process_peak_rss_mb goes to the history only
+                    if column in row:  # process_peak_rss_mb, train_time_ratio: history only
                         row[column] = value
                     if samples and f"{column}_min" in reports.COLUMNS:
                         row[f"{column}_min"], row[f"{column}_max"] = min(samples), max(samples)

@@ -57,7 +57,7 @@ class NeuralNetwork(BaseNetwork):
         return self._params
 
     # ------------------------------------------------------------- training
-    # The engine below is written for speed; the tricks, each used once:
+    # The training engine is written for speed; where each trick lives:
     # - one permuted copy of the data per epoch, so every batch is a contiguous
     #   slice (a view) instead of a fancy-indexed copy;
     # - per-layer buffers allocated once and reused by every batch (matmul with
@@ -71,12 +71,12 @@ class NeuralNetwork(BaseNetwork):
             targets = np.empty((len(labels), 0), X.dtype)  # cross-entropy uses the labels
         else:
             targets = one_hot(labels, self.layer_sizes[-1], X.dtype)  # (N, K)
-        return {"X": X, "labels": labels, "targets": targets,
-                "X_epoch": np.empty_like(X), "labels_epoch": np.empty_like(labels),
-                "targets_epoch": np.empty_like(targets)}
+        return {"X": X, "labels": labels, "targets": targets}
 
     def _epoch_data(self, data, order):
         for key in ("X", "labels", "targets"):
+            if f"{key}_epoch" not in data:  # allocated at the first epoch, reused by the rest
+                data[f"{key}_epoch"] = np.empty_like(data[key])
             np.take(data[key], order, axis=0, out=data[f"{key}_epoch"])
         return data
 
@@ -85,6 +85,8 @@ class NeuralNetwork(BaseNetwork):
         with np.errstate(over="ignore", invalid="ignore"), self._blas_threads_for(batch_size):
             return super().fit(X, y, epochs, alpha, batch_size, seed=seed, shuffle=shuffle,
                                validation_data=validation_data)
+
+    fit.__doc__ = BaseNetwork.fit.__doc__
 
     def _blas_threads_for(self, batch_size):
         """One BLAS thread while training when the largest matrix product of a batch is
@@ -95,8 +97,6 @@ class NeuralNetwork(BaseNetwork):
         if isinstance(batch_size, int) and 0 < batch_size * largest < SINGLE_BLAS_THREAD_BELOW:
             return _blas().limit(limits=1)
         return contextlib.nullcontext()
-
-    fit.__doc__ = BaseNetwork.fit.__doc__
 
     def _train_step(self, data, start, stop, alpha):
         return self._forward_backward(data["X_epoch"][start:stop], data["labels_epoch"][start:stop],
