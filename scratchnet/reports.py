@@ -120,14 +120,18 @@ def table_rows(rows):
     return header, body
 
 
-def console_table(rows):
-    """The spec's ``framework | status | ...`` table, medians with [min-max] after them."""
-    header, body = table_rows(rows)
+def _text_table(header, body):
+    """Columns padded to their widest cell, joined by " | ", a rule under the header."""
     widths = [max(len(str(line[i])) for line in [header] + body) for i in range(len(header))]
     lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths))
              for line in [header] + body]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def console_table(rows):
+    """The spec's ``framework | status | ...`` table, medians with [min-max] after them."""
+    return _text_table(*table_rows(rows))
 
 
 def interpretation(rows):
@@ -182,11 +186,7 @@ def roofline_table(rows):
                       ratio, scratch.get("train_gflops_per_s"), torch_row.get("train_gflops_per_s"),
                       scratch.get("sgemm_gflops_per_s"), scratch.get("fraction_of_sgemm"),
                       torch_row.get("fraction_of_sgemm")])
-    cells = [header] + [[format_number(v) for v in line] for line in lines]
-    widths = [max(len(str(line[i])) for line in cells) for i in range(len(header))]
-    text = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in cells]
-    text.insert(1, "-" * len(text[0]))
-    return "\n".join(text)
+    return _text_table(header, [[format_number(v) for v in line] for line in lines])
 
 
 def markdown_table(rows):
