@@ -9,6 +9,7 @@ The activations and losses come from their registries (``activations.py``,
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -62,8 +63,8 @@ class NeuralNetwork(BaseNetwork):
     #   slice (a view) instead of a fancy-indexed copy;
     # - per-layer buffers allocated once and reused by every batch (matmul with
     #   out=, bias add and activations in place), float32 end to end;
-    # - the learning rate folded into the small (B, out) gradient before dW is
-    #   formed, so the update is one in-place subtraction per parameter;
+    # - the learning rate folded into the output gradient, so backprop yields the
+    #   SGD steps directly and each update is one in-place subtraction;
     # - no gradient with respect to the input data (layer 0's dX is never needed).
     def _prepare_training_data(self, X, labels):
         self._cast_cache = {}  # fit changes the weights; casts made before are stale
@@ -134,8 +135,10 @@ class NeuralNetwork(BaseNetwork):
         logits = buffers[-1][0]
         np.matmul(a_prev, W, out=logits)  # (B, K)
         logits += b
-        loss = self._output_loss(buffers[-1], labels, targets)
-        if not np.isfinite(loss):
+        # With alpha, every dL/dz below comes out already multiplied by it (backprop is
+        # linear in the output gradient), so dW and db are the SGD steps themselves.
+        loss = self._output_loss(buffers[-1], labels, targets, 1.0 if alpha is None else alpha)
+        if not math.isfinite(loss):
             return loss, 0
         n_correct = int(np.count_nonzero(buffers[-1][0].argmax(axis=1) == labels))
         for layer in range(len(self._params) - 1, -1, -1):
@@ -147,8 +150,6 @@ class NeuralNetwork(BaseNetwork):
                 A_prev, D_prev, S_prev = buffers[layer - 1]
                 np.matmul(D, W.T, out=D_prev)  # (B, in), with W before its update
                 self._activation_fns[layer - 1].backward_(D_prev, A_prev, S_prev)
-            if alpha is not None:
-                D *= alpha  # fold the learning rate into the small gradient
             np.matmul(a_in.T, D, out=dW)  # (in, out)
             np.add.reduce(D, axis=0, out=db)  # (out,)
             if alpha is not None:
@@ -156,8 +157,8 @@ class NeuralNetwork(BaseNetwork):
                 b -= db
         return loss, n_correct
 
-    def _output_loss(self, last, labels, targets):
-        """Turn the logits in A into the outputs, return the loss, leave dL/dz in D.
+    def _output_loss(self, last, labels, targets, scale):
+        """Turn the logits in A into the outputs, return the loss, leave scale * dL/dz in D.
 
         Softmax + cross-entropy is done in closed form: (softmax - onehot) / B.
         """
@@ -170,13 +171,13 @@ class NeuralNetwork(BaseNetwork):
             sums = np.add.reduce(A, axis=1)  # (B,)
             loss = float(np.mean(np.log(sums) - picked))
             A /= sums[:, None]  # softmax
-            np.multiply(A, 1 / rows, out=D)
-            D[np.arange(rows), labels] -= 1 / rows
+            np.multiply(A, scale / rows, out=D)
+            D[np.arange(rows), labels] -= scale / rows
             return loss
         self._activation_fns[-1].forward_(A)
         np.subtract(A, targets, out=D)  # (B, K)
         loss = float(np.vdot(D, D)) / D.size  # mean over all B*K elements, like torch's mse_loss
-        D *= 2 / D.size
+        D *= scale * 2 / D.size
         self._activation_fns[-1].backward_(D, A, S)
         return loss
 
