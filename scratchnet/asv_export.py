@@ -12,9 +12,7 @@ reprs (``"'pytorch'"``).
 from __future__ import annotations
 
 import ast
-import csv
 import datetime
-import io
 import itertools
 import json
 import math
@@ -22,7 +20,6 @@ import os
 
 from . import reports
 from .compare import PRESETS, held_out_size
-from .files import atomic_write, atomic_write_text
 
 #: asv benchmark (last part of its name) -> (report column, how to convert a value)
 METRICS = {
@@ -252,18 +249,11 @@ def history_rows(files, benchmarks, machine):
 
 
 def write_history_csv(rows, path):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    atomic_write_text(path, buffer.getvalue())
+    reports.write_table_csv(rows, HISTORY_COLUMNS, path)
 
 
 def write_history_png(rows, path):
     """Each metric over commits: one line per framework and preset."""
-    import matplotlib
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     commits = list(dict.fromkeys(row["commit"] for row in rows))
@@ -294,7 +284,7 @@ def write_history_png(rows, path):
     figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
                     f"(oldest commit left)")
     figure.tight_layout()
-    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
+    reports.save_png(figure, path)
 
 
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,

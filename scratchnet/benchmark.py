@@ -186,7 +186,7 @@ def limit_threads(threads):
     Yields a dict of the counts actually in force: ``blas`` (NumPy's BLAS) and
     ``torch`` (None when torch is not imported).
     """
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     torch = sys.modules.get("torch")
     previous = torch.get_num_threads() if torch is not None else None
@@ -194,9 +194,8 @@ def limit_threads(threads):
         if torch is not None:
             torch.set_num_threads(threads)
         try:
-            blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
-                    and "numpy" in pool["filepath"]]
-            yield {"blas": blas[0] if blas else None,
+            blas = _numpy_blas_pool()
+            yield {"blas": blas["num_threads"] if blas else None,
                    "torch": torch.get_num_threads() if torch is not None else None}
         finally:
             if torch is not None:
@@ -210,15 +209,20 @@ def available_cores():
         return os.cpu_count() or 1
 
 
+def _numpy_blas_pool():
+    """threadpoolctl's entry for the BLAS library NumPy ships with, or None."""
+    from threadpoolctl import threadpool_info
+    return next((pool for pool in threadpool_info()
+                 if pool["user_api"] == "blas" and "numpy" in pool["filepath"]), None)
+
+
 def numpy_blas():
     """NumPy's BLAS as threadpoolctl sees it, e.g. 'openblas 0.3.31 (SkylakeX, pthreads)'."""
-    from threadpoolctl import threadpool_info
-    for pool in threadpool_info():
-        if pool["user_api"] == "blas" and "numpy" in pool["filepath"]:
-            details = ", ".join(str(pool[key]) for key in ("architecture", "threading_layer")
-                                if pool.get(key))
-            return f"{pool['internal_api']} {pool['version']}" + (f" ({details})" if details else "")
-    return "unknown"
+    pool = _numpy_blas_pool()
+    if pool is None:
+        return "unknown"
+    details = ", ".join(str(pool[key]) for key in ("architecture", "threading_layer") if pool.get(key))
+    return f"{pool['internal_api']} {pool['version']}" + (f" ({details})" if details else "")
 
 
 def torch_blas():

@@ -64,11 +64,16 @@ def read_json(path):
 
 
 def write_csv(rows, path):
+    write_table_csv([ordered(row) for row in rows], COLUMNS, path)
+
+
+def write_table_csv(rows, columns, path):
+    """Rows (dicts) as CSV with ``columns`` as the header, None as an empty cell, atomically."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: "" if value is None else value for key, value in ordered(row).items()})
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
     atomic_write_text(path, buffer.getvalue())
 
 
@@ -215,8 +220,6 @@ PNG_SIZE = (1200, 900)  # pixels
 
 def write_png(rows, path):
     """A 2x2 summary: one bar per framework, configurations side by side, min-max error bars."""
-    import matplotlib
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     groups = list(dict.fromkeys(_group(row) for row in rows))
@@ -257,6 +260,12 @@ def write_png(rows, path):
     figure.suptitle("scratchnet: scratch NumPy vs PyTorch (medians; bars span min-max)"
                     + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
     figure.tight_layout()
+    save_png(figure, path)
+
+
+def save_png(figure, path):
+    """Write a matplotlib Figure as PNG atomically. A bare Figure renders with Agg by
+    itself, so no global backend is switched (a user's notebook keeps its own)."""
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
 
 
