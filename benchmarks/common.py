@@ -3,7 +3,7 @@
 The presets are the spec's three configurations, written out here rather
 than imported from scratchnet.compare: a published benchmark's inputs must
 not change when the package does, and this suite must import at commits
-where scratchnet.compare does not exist. tests/test_asv_suite.py checks they
+where scratchnet.compare does not exist. tests/test_asv_export.py checks they
 still equal scratchnet.compare.PRESETS.
 
 Anything a commit lacks (torch, an API) raises NotImplementedError from
@@ -115,6 +115,7 @@ def use_all_cores():
 
 
 def _cores():
+    """The cores this process may run on."""
     import os
     try:
         return len(os.sched_getaffinity(0))

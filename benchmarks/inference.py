@@ -1,10 +1,34 @@
-"""Inference cost of a trained model: the whole held-out split, and one sample."""
-from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, all_preset_data, build,
-                     train, use_all_cores)
+"""Inference cost of a trained model: the whole held-out split, and one sample.
 
+Besides the two networks, an ``onnxruntime`` row: the trained scratch network
+exported to ONNX and run by ONNX Runtime's CPU provider (skipped where onnx
+or onnxruntime is not installed, or the commit has no ``scratchnet.onnx_export``).
+"""
+import os
+import tempfile
+
+from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, _cores,
+                     all_preset_data, build, train, use_all_cores)
+
+INFERENCE_FRAMEWORKS = FRAMEWORKS + ["onnxruntime"]
 
 # Trained models of this benchmark process, built once by the first setup.
 _models = {}
+
+
+def onnxruntime_model(scratch_weights, preset):
+    """The trained scratch network run by ONNX Runtime, or NotImplementedError saying why not."""
+    try:
+        from scratchnet.onnx_export import OnnxRuntimeModel, export_onnx, is_onnx_available
+    except ImportError as exc:
+        raise NotImplementedError(f"scratchnet.onnx_export is missing at this commit: {exc}")
+    if not is_onnx_available():
+        raise NotImplementedError("onnx/onnxruntime are not installed")
+    model = build("scratch_numpy", preset)
+    model.set_weights(scratch_weights)
+    with tempfile.TemporaryDirectory() as folder:
+        path = export_onnx(model, os.path.join(folder, "model.onnx"))
+        return OnnxRuntimeModel(path, loss=model.loss, threads=_cores())
 
 
 class Inference(FrameworkPresetBenchmark):
@@ -16,6 +40,7 @@ class Inference(FrameworkPresetBenchmark):
     number = 1
     repeat = (20, 200, 5.0)
     warmup_time = 0.1
+    params = [INFERENCE_FRAMEWORKS, PRESET_NAMES]
 
     def setup_cache(self):
         """The data, and every model's weights after the preset's training (trained once)."""
@@ -33,10 +58,15 @@ class Inference(FrameworkPresetBenchmark):
     def setup(self, cache, framework, preset):
         data, weights = cache
         if (framework, preset) not in _models:
-            if (framework, preset) not in weights:
-                build(framework, preset)  # raises NotImplementedError with the reason
-            model = build(framework, preset)
-            model.set_weights(weights[framework, preset])
+            if framework == "onnxruntime":
+                if ("scratch_numpy", preset) not in weights:
+                    build("scratch_numpy", preset)  # raises NotImplementedError with the reason
+                model = onnxruntime_model(weights["scratch_numpy", preset], preset)
+            else:
+                if (framework, preset) not in weights:
+                    build(framework, preset)  # raises NotImplementedError with the reason
+                model = build(framework, preset)
+                model.set_weights(weights[framework, preset])
             _models[framework, preset] = model
         self.model = _models[framework, preset]
         self.X_test = data[preset][2]

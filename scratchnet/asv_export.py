@@ -177,7 +177,7 @@ def report_rows(result, machine_info, benchmarks, machine):
     commit = result["commit_hash"]
     requirements = result.get("requirements") or {}
     for preset in PRESETS:
-        for framework in ("scratch_numpy", "pytorch"):
+        for framework in ("scratch_numpy", "pytorch", "onnxruntime"):
             found = by_key.get((preset, framework))
             if not found:
                 continue
@@ -214,6 +214,8 @@ def report_rows(result, machine_info, benchmarks, machine):
                 notes.append(f"failed: {', '.join(sorted(set(failed)))}")
             if skipped:
                 notes.append(f"skipped: {', '.join(sorted(set(skipped)))}")
+            if framework == "onnxruntime":
+                notes.append("inference only: the scratch network exported to ONNX")
             notes.append(f"not measured by the asv suite: {', '.join(NOT_MEASURED)}")
             notes.append("spread: min-max of asv's samples" if spread else
                          "no spread: run asv with --record-samples for min-max")

@@ -71,7 +71,8 @@ class BaseNetwork:
                 f"train_dtype={self.train_dtype!r})")
 
     # ----------------------------------------------------------------- training
-    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None):
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None,
+            on_epoch_end=None):
         """Mini-batch SGD on (X (N, D), y (N,) labels or (N, K) one-hot).
 
         Each epoch visits a fresh permutation drawn from
@@ -82,7 +83,8 @@ class BaseNetwork:
         ``loss`` and ``accuracy`` are the means over the epoch's batches,
         weighted by batch size, each measured on its batch before that
         batch's update (what Keras reports); the ``val_`` entries are measured
-        after the epoch with ``evaluate``.
+        after the epoch with ``evaluate``. ``on_epoch_end``, if given, is called
+        after each epoch as ``on_epoch_end(epoch (1-based), {name: that epoch's value})``.
         """
         X = check_features(X, self.layer_sizes[0])
         labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
@@ -92,6 +94,8 @@ class BaseNetwork:
         seed = check_seed(seed, "seed", allow_none=True)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise TypeError(f"on_epoch_end must be a callable or None, got {on_epoch_end!r}")
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -134,6 +138,8 @@ class BaseNetwork:
                 metrics = self._evaluate_checked(*validation, self.train_dtype)
                 history["val_loss"].append(metrics["loss"])
                 history["val_accuracy"].append(metrics["accuracy"])
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, {name: values[-1] for name, values in history.items()})
         return history
 
     def _rewind(self, data, alpha, batch_size, epoch_starts, steps_done):

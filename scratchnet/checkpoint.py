@@ -51,6 +51,13 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint {path!r} does not exist or is not a file")
+    with open(path, "rb") as handle:
+        start = handle.read(8)
+    if start[:1] == b"\x80":  # the PROTO opcode every pickle since protocol 2 begins with
+        raise ValueError(f"checkpoint {path!r} is a Python pickle, which scratchnet never loads "
+                         f"(unpickling can run code); save models with model.save(...)")
+    if not start.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        raise ValueError(f"checkpoint {path!r} is not an .npz archive (it starts with {start!r})")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -62,6 +69,11 @@ def load_checkpoint(path):
         raise ValueError(f"checkpoint {path!r} is not a readable scratchnet checkpoint: {exc}") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise ValueError(f"checkpoint {path!r} is truncated or not an .npz file: {exc}") from None
+
+    if any(key.endswith("data.pkl") for key in contents):
+        raise ValueError(f"checkpoint {path!r} is a torch.save file (a zipped pickle); scratchnet "
+                         f"never unpickles files (it can run code): save models with model.save(...), "
+                         f"which writes .npz for either framework")
 
     def field(key):
         if key not in contents:

@@ -88,13 +88,17 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
     from .benchmark import limit_threads, measure_sgemm_gflops
-    from .compare import ALL_PRESETS as PRESETS, add_roofline, benchmark_scratch_vs_torch
+    from .compare import ALL_PRESETS as PRESETS, add_roofline, benchmark_scratch_vs_torch, default_frameworks
     from .reports import roofline_table, write_reports
 
     names = list(PRESETS) if args.preset == "all" else [args.preset]
     overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS
                  if getattr(args, key) is not None}
     progress = _progress_printer()
+    frameworks = args.frameworks
+    if args.with_onnxruntime:
+        frameworks = list(frameworks or default_frameworks())
+        frameworks += [] if "onnxruntime" in frameworks else ["onnxruntime"]
     rows = []
     for name in names:
         settings = {**PRESETS[name], **overrides}
@@ -104,7 +108,7 @@ def run_compare(args, out=sys.stdout):
         if progress:
             progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
         for row in benchmark_scratch_vs_torch(**settings, repeats=args.repeats, warmup=args.warmup,
-                                              threads=args.threads, frameworks=args.frameworks,
+                                              threads=args.threads, frameworks=frameworks,
                                               progress=progress):
             row["preset"] = label
             rows.append(row)
@@ -138,6 +142,86 @@ def run_export(args, out=sys.stdout):
                          out=args.out)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
     _print_reports(rows, paths, out)
+    return 0
+
+
+def _progress_bar(done, total, width=20):
+    filled = round(width * done / total)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def run_train(args, out=sys.stdout):
+    """Train one framework's model, print each epoch, save the checkpoint."""
+    import time
+
+    from .training import train_model
+
+    started = time.perf_counter()
+    terminal = out.isatty() if hasattr(out, "isatty") else False
+    print(f"training {args.framework}: {'x'.join(map(str, args.layer_sizes))} "
+          f"{','.join(args.activations)}, loss {args.loss}, {args.epochs} epochs, alpha {args.alpha}, "
+          f"batch {args.batch_size}, {args.train_dtype}, dataset {args.dataset}, seed {args.seed}",
+          file=out, flush=True)
+
+    def report(epoch, logs):
+        line = f"epoch {epoch}/{args.epochs}  " + "  ".join(
+            f"{name} {value:.4f}" for name, value in logs.items())
+        if terminal:  # a progress line: bar, elapsed time and what is left, rewritten in place
+            elapsed = time.perf_counter() - started
+            left = elapsed / epoch * (args.epochs - epoch)
+            line = f"\r{_progress_bar(epoch, args.epochs)} {line}  {elapsed:.1f}s, ~{left:.1f}s left"
+            print(line, end="\n" if epoch == args.epochs else "", file=out, flush=True)
+        else:
+            print(line, file=out, flush=True)
+
+    result = train_model(args.layer_sizes, args.activations, loss=args.loss, epochs=args.epochs,
+                         alpha=args.alpha, batch_size=args.batch_size, dataset=args.dataset,
+                         framework=args.framework, out=args.out, seed=args.seed,
+                         train_dtype=args.train_dtype, validation=args.validation,
+                         on_epoch_end=report)
+    print(f"held-out: accuracy {result.test_metrics['accuracy']:.4f}, loss "
+          f"{result.test_metrics['loss']:.6f} ({result.n_test} samples; {result.n_train} trained on)",
+          file=out)
+    print(f"checkpoint written to {result.checkpoint}", file=out)
+    return 0
+
+
+def run_predict(args, out=sys.stdout):
+    """Predict with a checkpoint for every sample of an input file."""
+    from .prediction import predict_file
+
+    result, text = predict_file(args.checkpoint, args.input, args.output, proba=args.proba,
+                                precision=args.precision, framework=args.framework)
+    if args.output is None:
+        out.write(text)
+    else:
+        print(f"{len(result)} predictions written to {args.output}", file=out)
+    return 0
+
+
+def run_export_onnx(args, out=sys.stdout):
+    """Export a checkpoint to ONNX; check it with ONNX Runtime where that is installed."""
+    from .files import check_output_path
+    from .onnx_export import OnnxRuntimeModel, export_onnx, is_onnx_available
+    from .prediction import load_model
+
+    check_output_path(args.output, "output", (".onnx",))
+    model = load_model(args.checkpoint)
+    export_onnx(model, args.output, opset=args.opset, dtype=args.dtype)
+    print(f"wrote {args.output}: {'x'.join(map(str, model.layer_sizes))} "
+          f"{','.join(model.activations)}, opset {args.opset}, {args.dtype}, input 'input' "
+          f"(N, {model.layer_sizes[0]}), output 'output' (N, {model.layer_sizes[-1]}); "
+          f"onnx.checker passed", file=out)
+    if is_onnx_available():
+        X = np.random.default_rng(0).random((256, model.layer_sizes[0]))
+        runtime = OnnxRuntimeModel(args.output, loss=model.loss)
+        diff = np.abs(runtime.forward(X).astype(np.float64)
+                      - model.forward(X, precision=args.dtype).astype(np.float64)).max()
+        print(f"ONNX Runtime {runtime.session.get_providers()[0]}: largest |difference| from the "
+              f"NumPy network's forward on 256 random inputs in [0, 1): {diff:.3e}", file=out)
+    else:
+        print("onnxruntime is not installed: the file was not run (pip install "
+              "\"scratchnet[onnx]\")", file=out)
     return 0
 
 
@@ -190,11 +274,58 @@ def build_parser():
     compare.add_argument("--threads", type=int, help="threads for both frameworks "
                                                      "(default: all cores)")
     compare.add_argument("--frameworks", type=_name_list,
-                         help="comma-separated rows: scratch_numpy,pytorch,pytorch_cuda "
+                         help="comma-separated rows: scratch_numpy,pytorch,pytorch_cuda,onnxruntime "
                               "(default: the first two, and pytorch_cuda where CUDA is available)")
+    compare.add_argument("--with-onnxruntime", action="store_true",
+                         help="add an onnxruntime row: the scratch network exported to ONNX and "
+                              "run by ONNX Runtime (inference metrics only; needs scratchnet[onnx])")
     compare.add_argument("--out", default="benchmarks/comparison",
                          help="folder for the reports (default: benchmarks/comparison)")
     compare.set_defaults(run=run_compare)
+
+    train = commands.add_parser(
+        "train", help="train one model and save its checkpoint",
+        description="Train the NumPy network (or its PyTorch twin) on a data set's training "
+                    "split, print each epoch's loss and accuracy, report the held-out accuracy "
+                    "and save an .npz checkpoint that either framework can load.")
+    _add_training_arguments(train)
+    train.add_argument("--framework", choices=["scratch_numpy", "pytorch"], default="scratch_numpy",
+                       help="which model to train (default: scratch_numpy)")
+    train.add_argument("--validation", action="store_true",
+                       help="also report held-out loss and accuracy after every epoch")
+    train.add_argument("--out", default="model.npz", help="checkpoint path, ending in .npz "
+                                                          "(default: model.npz)")
+    train.set_defaults(run=run_train)
+
+    predict = commands.add_parser(
+        "predict", help="predict with a checkpoint for every sample in a .npy or .csv file",
+        description="Load a checkpoint saved by either framework and write one prediction per "
+                    "input sample: the class, or with --proba the class and every output. "
+                    "Input: .npy (N, D) or .csv with one sample per row (a header row is "
+                    "skipped). Output: .csv or .npy, or CSV on standard output.")
+    predict.add_argument("checkpoint", help="an .npz checkpoint written by scratchnet")
+    predict.add_argument("--input", required=True, help="samples: X.npy or X.csv")
+    predict.add_argument("--output", help="predictions file, .csv or .npy (default: standard output)")
+    predict.add_argument("--proba", action="store_true", help="write every output (class "
+                                                              "probabilities for softmax)")
+    predict.add_argument("--precision", help="float64, float32 or float16 (default: the "
+                                             "checkpoint's inference precision)")
+    predict.add_argument("--framework", choices=["scratch_numpy", "pytorch"], default="scratch_numpy",
+                         help="which engine runs the checkpoint (default: scratch_numpy)")
+    predict.set_defaults(run=run_predict)
+
+    export_onnx = commands.add_parser(
+        "export-onnx", help="write a checkpoint as an ONNX graph (needs scratchnet[onnx])",
+        description="Build an ONNX graph (Gemm and the activation operators, dynamic batch "
+                    "dimension, input 'input', output 'output') from a checkpoint's weights with "
+                    "the onnx package, check it with onnx.checker and write it; where onnxruntime "
+                    "is installed, run it and print its largest difference from the NumPy network.")
+    export_onnx.add_argument("checkpoint", help="an .npz checkpoint written by scratchnet")
+    export_onnx.add_argument("output", help="the .onnx file to write")
+    export_onnx.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 or newer "
+                                                                   "(default: 17)")
+    export_onnx.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    export_onnx.set_defaults(run=run_export_onnx)
 
     export = commands.add_parser(
         "export", help="turn asv's results into the comparison reports and their history",
@@ -219,7 +350,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, TypeError, ImportError) as exc:
+    except (ValueError, TypeError, ImportError, OSError) as exc:
         print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -29,7 +29,10 @@ from .precision import TRAIN_DTYPES, check_dtype_name
 from .reports import COLUMNS
 from .validation import check_alpha, check_architecture, check_int, check_seed
 
-FRAMEWORKS = ("scratch_numpy", "pytorch", "pytorch_cuda")
+FRAMEWORKS = ("scratch_numpy", "pytorch", "pytorch_cuda", "onnxruntime")
+#: Rows that only run inference: a scratch network trained with the same settings
+#: (untimed) is exported to ONNX and run by ONNX Runtime's CPU provider.
+INFERENCE_ONLY = ("onnxruntime",)
 
 #: The spec's three configurations. The spec's "deep" example lists five
 #: activations for four layers; a network needs len(layer_sizes) - 1 of them,
@@ -89,6 +92,11 @@ def add_roofline(rows, sgemm):
     return rows
 
 
+def default_frameworks():
+    """scratch_numpy, pytorch, and pytorch_cuda where CUDA is available."""
+    return list(FRAMEWORKS[:2]) + (["pytorch_cuda"] if cuda_available() else [])
+
+
 def cuda_available():
     try:
         import torch
@@ -113,7 +121,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     else synthetic). ``precision`` is the dtype models train and infer in;
     ``threads`` (default: all cores) applies to NumPy's BLAS and to torch alike;
     ``frameworks`` picks rows from ``FRAMEWORKS`` (default: scratch_numpy,
-    pytorch, and pytorch_cuda where CUDA is available). ``progress``, if given,
+    pytorch, and pytorch_cuda where CUDA is available; onnxruntime only when
+    asked for: it measures inference only, its training columns are None). ``progress``, if given,
     is called with a short message as each framework starts.
     """
     sizes, names, loss = check_architecture(layer_sizes, activations, loss)
@@ -129,7 +138,7 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         threads=benchmark.available_cores() if threads is None else check_int(threads, "threads"),
     )
     if frameworks is None:
-        frameworks = list(FRAMEWORKS[:2]) + (["pytorch_cuda"] if cuda_available() else [])
+        frameworks = default_frameworks()
     if isinstance(frameworks, str) or not all(f in FRAMEWORKS for f in frameworks) or not frameworks:
         raise ValueError(f"frameworks must be a non-empty list drawn from {list(FRAMEWORKS)}, "
                          f"got {frameworks!r}")
@@ -159,6 +168,9 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
 
 
 def _skip_reason(framework):
+    if framework == "onnxruntime":
+        from .onnx_export import INSTALL_HINT, is_onnx_available
+        return None if is_onnx_available() else f"onnx/onnxruntime not installed ({INSTALL_HINT})"
     if framework.startswith("pytorch") and not _torch_available():
         return "torch not installed"
     if framework == "pytorch_cuda" and not cuda_available():
@@ -204,6 +216,12 @@ def run_framework(framework, job):
     """Measure one framework; runs inside the worker process. Returns (row, probabilities)."""
     X_train, y_train, X_test, y_test = job["data"]
     try:
+        if framework in INFERENCE_ONLY:
+            with benchmark.limit_threads(job["threads"]) as threads_in_force:
+                row, probabilities = _measure_onnxruntime(job, X_train, y_train, X_test, y_test)
+            row.update(blas_threads=threads_in_force["blas"], torch_threads=None,
+                       blas="ONNX Runtime's own kernels (MLAS)")
+            return row, probabilities
         model_class, extra = _model_class(framework)
         with benchmark.limit_threads(job["threads"]) as threads_in_force:
             row, probabilities = _measure(model_class, extra, job, X_train, y_train, X_test, y_test)
@@ -235,7 +253,7 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
 
     fit_args = dict(epochs=job["epochs"], alpha=job["alpha"], batch_size=job["batch_size"],
                     seed=job["seed"])
-    precision, repeats, warmup = job["precision"], job["repeats"], job["warmup"]
+    repeats, warmup = job["repeats"], job["warmup"]
     cuda = extra.get("device") == "cuda"
     if cuda:
         import torch
@@ -247,23 +265,11 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
     _, traced_mb = benchmark.measure_traced_peak_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
     train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
                                                              repeats=repeats, warmup=warmup, **fit_args)
-    latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
-    single = benchmark.measure_single_sample_latency(model, X_test, precision,
-                                                     runs=max(100, repeats), warmup=max(10, warmup))
-    throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
-                                                    repeats, warmup)
     row = {
         "status": "ok", "notes": "",
         "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
         "train_time_per_epoch_s_max": train.max,
-        "inference_latency_per_sample_s": float(latency),
-        "inference_latency_per_sample_s_min": latency.min,
-        "inference_latency_per_sample_s_max": latency.max,
-        "single_sample_latency_s": float(single), "single_sample_latency_s_min": single.min,
-        "single_sample_latency_s_max": single.max,
-        "batch_throughput_samples_per_s": float(throughput),
-        "batch_throughput_samples_per_s_min": throughput.min,
-        "batch_throughput_samples_per_s_max": throughput.max,
+        **_inference_metrics(model, job, X_train, X_test),
         "peak_memory_mb": peak_mb, "peak_traced_mb": traced_mb, "peak_memory_method": method,
         "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
         "train_accuracy": model.evaluate(X_train, y_train)["accuracy"],
@@ -272,6 +278,51 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
     if cuda:
         import torch
         row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    return row, model.predict_proba(X_test).astype(np.float64)
+
+
+def _inference_metrics(model, job, X_train, X_test):
+    """Latency per sample, single-sample latency and batch throughput: the row's inference
+    columns, measured the same way for every framework."""
+    precision, repeats, warmup = job["precision"], job["repeats"], job["warmup"]
+    latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
+    single = benchmark.measure_single_sample_latency(model, X_test, precision,
+                                                     runs=max(100, repeats), warmup=max(10, warmup))
+    throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
+                                                    repeats, warmup)
+    return {
+        "inference_latency_per_sample_s": float(latency),
+        "inference_latency_per_sample_s_min": latency.min,
+        "inference_latency_per_sample_s_max": latency.max,
+        "single_sample_latency_s": float(single), "single_sample_latency_s_min": single.min,
+        "single_sample_latency_s_max": single.max,
+        "batch_throughput_samples_per_s": float(throughput),
+        "batch_throughput_samples_per_s_min": throughput.min,
+        "batch_throughput_samples_per_s_max": throughput.max,
+    }
+
+
+def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
+    """The onnxruntime row: the scratch network trained as in its own row (untimed), exported
+    in the run's precision and measured for inference only."""
+    from .network import NeuralNetwork
+    from .onnx_export import OnnxRuntimeModel, export_onnx
+    from .precision import PrecisionConfig
+
+    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
+    trained = NeuralNetwork(job["layer_sizes"], job["activations"], precision_config=config,
+                            seed=job["seed"], loss=job["loss"])
+    trained.fit(X_train, y_train, epochs=job["epochs"], alpha=job["alpha"],
+                batch_size=job["batch_size"], seed=job["seed"])
+    with tempfile.TemporaryDirectory(prefix="scratchnet-onnx-") as folder:
+        path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job["precision"])
+        model = OnnxRuntimeModel(path, loss=job["loss"], threads=job["threads"])
+    row = {"status": "ok", "device": "cpu",
+           "notes": "ONNX Runtime does not train here: the scratch network, trained with the same "
+                    "settings, exported to ONNX (opset 17) and run by the CPU execution provider",
+           **_inference_metrics(model, job, X_train, X_test),
+           "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
+           "train_accuracy": model.evaluate(X_train, y_train)["accuracy"]}
     return row, model.predict_proba(X_test).astype(np.float64)
 
 
@@ -292,7 +343,8 @@ def _complete_row(row, framework, job, n_test, started):
 
 
 def _add_parity(rows, probabilities):
-    """parity_max_abs_diff: largest |p_scratch - p_torch| on the test split, on both rows."""
+    """parity_max_abs_diff: largest |p_scratch - p_other| on the test split on every other
+    row; the scratch row repeats the pytorch (CPU) row's figure."""
     scratch = probabilities.get("scratch_numpy")
     cpu_diff = None
     for row in rows:

@@ -43,3 +43,18 @@ def _mode_for(path):
 def atomic_write_text(path, text):
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def check_output_path(path, argument, suffixes):
+    """``path`` as a string if its folder exists and it ends in one of ``suffixes``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{argument} must be a file path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not path.lower().endswith(tuple(suffixes)):
+        raise ValueError(f"{argument} {path!r} must end in {' or '.join(suffixes)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{argument} {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{argument} {path!r} is a folder, expected a file path")
+    return path

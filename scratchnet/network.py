@@ -81,11 +81,12 @@ class NeuralNetwork(BaseNetwork):
             np.take(data[key], order, axis=0, out=data[f"{key}_epoch"])
         return data
 
-    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None):
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None,
+            on_epoch_end=None):
         # Overflow to inf/NaN is caught by the loss check; one errstate per fit, not per batch.
         with np.errstate(over="ignore", invalid="ignore"), self._blas_threads_for(batch_size):
             return super().fit(X, y, epochs, alpha, batch_size, seed=seed, shuffle=shuffle,
-                               validation_data=validation_data)
+                               validation_data=validation_data, on_epoch_end=on_epoch_end)
 
     fit.__doc__ = BaseNetwork.fit.__doc__
 

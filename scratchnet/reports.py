@@ -139,8 +139,27 @@ def console_table(rows):
     return _text_table(*table_rows(rows))
 
 
+def _ratio_line(prefix, what, other, scratch, column):
+    """``what: other X s / scratch_numpy Y s = R x (winner faster, ...)``, or None when a
+    side lacks the figure (e.g. a metric the asv suite does not measure)."""
+    if not (other.get(column) and scratch.get(column)):
+        return None
+    ratio = other[column] / scratch[column]
+    name = other["framework"]
+    winner = "scratch_numpy" if ratio > 1 else name
+    return (f"{prefix}{what}: {name} {format_number(other[column])} s / scratch_numpy "
+            f"{format_number(scratch[column])} s = {ratio:.2f}x ({winner} faster, "
+            f"{max(ratio, 1 / ratio):.2f}x)")
+
+
+_TIMES = (("train_time_per_epoch_s", "Training time per epoch"),
+          ("inference_latency_per_sample_s", "Inference latency per sample"),
+          ("single_sample_latency_s", "Single-sample latency"))
+
+
 def interpretation(rows):
-    """Speedup, memory ratio and parity per configuration, as the spec's example words them."""
+    """Speedup, memory ratio and parity per configuration, as the spec's example words them;
+    an onnxruntime row adds its inference ratios and its parity with the scratch network."""
     lines = []
     groups = {}
     for row in rows:
@@ -150,26 +169,27 @@ def interpretation(rows):
         prefix = f"{group}: " if len(groups) > 1 else ""
         if not (scratch and torch_row and scratch["status"] == torch_row["status"] == "ok"):
             lines.append(f"{prefix}no ratio: both scratch_numpy and pytorch rows must be ok")
-            continue
-        for column, what in (("train_time_per_epoch_s", "Training time per epoch"),
-                             ("inference_latency_per_sample_s", "Inference latency per sample"),
-                             ("single_sample_latency_s", "Single-sample latency")):
-            if not (torch_row.get(column) and scratch.get(column)):
-                continue  # not measured (e.g. a metric the asv suite lacks)
-            ratio = torch_row[column] / scratch[column]
-            winner = "scratch_numpy" if ratio > 1 else "pytorch"
-            lines.append(f"{prefix}{what}: pytorch {format_number(torch_row[column])} s / "
-                         f"scratch_numpy {format_number(scratch[column])} s = {ratio:.2f}x "
-                         f"({winner} faster, {max(ratio, 1 / ratio):.2f}x)")
-        if scratch.get("peak_memory_mb") and torch_row.get("peak_memory_mb"):
-            ratio = torch_row["peak_memory_mb"] / scratch["peak_memory_mb"]
-            lines.append(f"{prefix}Memory ratio: pytorch {format_number(torch_row['peak_memory_mb'])} MB "
-                         f"/ scratch_numpy {format_number(scratch['peak_memory_mb'])} MB = {ratio:.2f}x")
-        parity = scratch.get("parity_max_abs_diff")
-        lines.append(f"{prefix}Parity: largest |p_scratch - p_torch| on the held-out split = "
-                     f"{format_number(parity)} ({scratch['precision']}); accuracy "
-                     f"{format_number(scratch['final_accuracy'])} vs "
-                     f"{format_number(torch_row['final_accuracy'])}")
+        else:
+            lines += filter(None, (_ratio_line(prefix, what, torch_row, scratch, column)
+                                   for column, what in _TIMES))
+            if scratch.get("peak_memory_mb") and torch_row.get("peak_memory_mb"):
+                ratio = torch_row["peak_memory_mb"] / scratch["peak_memory_mb"]
+                lines.append(f"{prefix}Memory ratio: pytorch "
+                             f"{format_number(torch_row['peak_memory_mb'])} MB / scratch_numpy "
+                             f"{format_number(scratch['peak_memory_mb'])} MB = {ratio:.2f}x")
+            lines.append(f"{prefix}Parity: largest |p_scratch - p_torch| on the held-out split = "
+                         f"{format_number(scratch.get('parity_max_abs_diff'))} "
+                         f"({scratch['precision']}); accuracy "
+                         f"{format_number(scratch['final_accuracy'])} vs "
+                         f"{format_number(torch_row['final_accuracy'])}")
+        runtime = by_framework.get("onnxruntime")
+        if scratch and runtime and scratch["status"] == runtime["status"] == "ok":
+            lines += filter(None, (_ratio_line(prefix, what, runtime, scratch, column)
+                                   for column, what in _TIMES[1:]))
+            lines.append(f"{prefix}Parity: largest |p_scratch - p_onnxruntime| on the held-out "
+                         f"split = {format_number(runtime.get('parity_max_abs_diff'))}; accuracy "
+                         f"{format_number(scratch['final_accuracy'])} vs "
+                         f"{format_number(runtime['final_accuracy'])}")
     return "\n".join(lines)
 
 
@@ -226,16 +246,20 @@ def write_png(rows, path):
     frameworks = list(dict.fromkeys(row["framework"] for row in rows))
     figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100)
     axes = figure.subplots(2, 2).ravel()
-    width = 0.8 / max(1, len(frameworks))
+    handles = {}
     for ax, (column, title, unit, scale) in zip(axes, PANELS):
-        for f_index, framework in enumerate(frameworks):
+        # the frameworks with a figure in this panel (an onnxruntime row has no training ones)
+        present = [f for f in frameworks
+                   if any(r["framework"] == f and r.get(column) is not None for r in rows)]
+        width = 0.8 / max(1, len(present))
+        for f_index, framework in enumerate(present):
             xs, heights, low, high = [], [], [], []
             for g_index, group in enumerate(groups):
                 row = next((r for r in rows if _group(r) == group and r["framework"] == framework), None)
                 if row is None or row.get(column) is None:
                     continue
                 value = row[column] * scale
-                xs.append(g_index + (f_index - (len(frameworks) - 1) / 2) * width)
+                xs.append(g_index + (f_index - (len(present) - 1) / 2) * width)
                 heights.append(value)
                 low.append(value - (row.get(f"{column}_min") or row[column]) * scale)
                 high.append((row.get(f"{column}_max") or row[column]) * scale - value)
@@ -243,6 +267,7 @@ def write_png(rows, path):
                 spread = [low, high] if any(low) or any(high) else None
                 bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
                               color=COLORS.get(framework))
+                handles.setdefault(framework, bars)
                 ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,
                              label_type="center", color="white")
         ax.set_title(title)
@@ -253,11 +278,11 @@ def write_png(rows, path):
         elif _spans_decades(rows, column):
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend()
+    if handles:
+        axes[0].legend(handles.values(), handles.keys())
     skipped = [f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}" for r in rows
                if r["status"] != "ok"]
-    figure.suptitle("scratchnet: scratch NumPy vs PyTorch (medians; bars span min-max)"
+    figure.suptitle(f"scratchnet: {' vs '.join(frameworks)} (medians; bars span min-max)"
                     + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
     figure.tight_layout()
     save_png(figure, path)

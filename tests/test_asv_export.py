@@ -24,9 +24,9 @@ ROOT = Path(__file__).parents[1]
 SUBSET = "time_train_epoch|track_parity"
 
 
-def asv(work, *args):
+def asv(work, *args, config="asv.json"):
     env = {**os.environ, "HOME": str(work)}
-    result = subprocess.run([sys.executable, "-m", "asv", *args, "--config", str(work / "asv.json")],
+    result = subprocess.run([sys.executable, "-m", "asv", *args, "--config", str(work / config)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -90,6 +90,31 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     history = list(csv.DictReader(open(paths["history_csv"])))
     assert len(history) == 6 + 3 * 2  # time_train_epoch: 2 x 3; parity: 3 presets on both rows
     assert {h["metric"] for h in history} == {"train_time_per_epoch_s", "parity_max_abs_diff"}
+
+
+@pytest.fixture(scope="module")
+def inference_results(asv_work):
+    """A real asv run of the single-sample inference benchmark, onnxruntime row included,
+    into a results folder of its own."""
+    pytest.importorskip("onnxruntime")
+    config = json.loads((asv_work / "asv.json").read_text())
+    config["results_dir"] = str(asv_work / "results-inference")
+    (asv_work / "asv-inference.json").write_text(json.dumps(config))
+    asv(asv_work, "run", "-E", "existing", "--quick", "--record-samples", "--bench",
+        "Inference.time_inference_single", "--machine", "testbox", "--set-commit-hash", "HEAD",
+        config="asv-inference.json")
+    return asv_work / "results-inference"
+
+
+def test_the_onnxruntime_inference_benchmark_runs_and_is_exported(inference_results, tmp_path):
+    rows, _ = asv_export.export(inference_results, out=tmp_path)
+    assert [(r["preset"], r["framework"]) for r in rows] == [
+        (p, f) for p in ("default", "deep", "wide") for f in ("scratch_numpy", "pytorch", "onnxruntime")]
+    for row in rows:
+        assert row["status"] == "ok", row["notes"]
+        assert 0 < row["single_sample_latency_s"] < 0.01
+        assert row["train_time_per_epoch_s"] is None
+    assert all("inference only" in r["notes"] for r in rows if r["framework"] == "onnxruntime")
 
 
 def copy_results(real_results, tmp_path):

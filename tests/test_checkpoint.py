@@ -129,8 +129,8 @@ def bad_files(tmp_path):
     return marker, {
         "missing": (tmp_path / "absent.npz", "does not exist"),
         "truncated": (truncated, "truncated or not an .npz"),
-        "text": (text, "not a readable scratchnet checkpoint|truncated or not an .npz"),
-        "pickle": (raw_pickle, "not a readable scratchnet checkpoint.*pickled"),
+        "text": (text, "is not an .npz archive"),
+        "pickle": (raw_pickle, "is a Python pickle, which scratchnet never loads"),
         "object-array": (object_array, "Object arrays cannot be loaded"),
         "single-npy": (single, "single .npy array"),
         "other-zip": (zipped, "not a readable|truncated or not an .npz|has no 'format'"),

@@ -53,6 +53,22 @@ def test_history_has_one_entry_per_epoch(model_class, small_data):
     assert_close(history["val_loss"][-1], model.evaluate(X_val, y_val)["loss"], 1e-6, "val_loss")
 
 
+def test_on_epoch_end_sees_each_epochs_entries_as_they_are_made(model_class, small_data):
+    X, y, X_val, y_val = small_data
+    model = model_class([20, 16, 10], ["relu", "softmax"])
+    seen = []
+    history = model.fit(X, y, epochs=3, alpha=0.1, batch_size=32, seed=0,
+                        validation_data=(X_val, y_val),
+                        on_epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))))
+    assert [epoch for epoch, _ in seen] == [1, 2, 3]
+    for epoch, logs in seen:
+        assert logs == {name: values[epoch - 1] for name, values in history.items()}
+    before = model.get_weights()
+    with pytest.raises(TypeError, match="on_epoch_end must be a callable or None"):
+        model.fit(X, y, epochs=1, alpha=0.1, batch_size=32, on_epoch_end="print")
+    assert weights_equal(before, model.get_weights())
+
+
 def test_training_lowers_the_loss(model_class, small_data):
     X, y, X_test, y_test = small_data
     model = model_class([20, 16, 10], ["relu", "softmax"], loss="cross_entropy")
