@@ -193,6 +193,7 @@ def report_rows(result, machine_info, benchmarks, machine):
                 threads=_int_or_none(machine_info.get("num_cpu")), commit=commit, machine=machine,
                 source="asv", python_version=str(result.get("python") or ""),
                 numpy_version=requirements.get("numpy"), torch_version=requirements.get("torch"),
+                onnxruntime_version=requirements.get("onnxruntime"),
                 platform=machine_info.get("os"), cpu=machine_info.get("cpu"),
                 cpu_count=_int_or_none(machine_info.get("num_cpu")),
                 started_utc=_iso(result.get("date")))

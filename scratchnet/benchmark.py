@@ -257,6 +257,7 @@ def environment():
         "python_version": platform.python_version(),
         "numpy_version": np.__version__,
         "torch_version": package_version("torch"),
+        "onnxruntime_version": package_version("onnxruntime"),
         "platform": platform.platform(),
         "cpu": cpu_name(),
         "cpu_count": available_cores(),

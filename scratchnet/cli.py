@@ -108,6 +108,7 @@ def run_compare(args, out=sys.stdout):
         if progress:
             progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
         for row in benchmark_scratch_vs_torch(**settings, repeats=args.repeats, warmup=args.warmup,
+                                              rounds=args.rounds,
                                               threads=args.threads, frameworks=frameworks,
                                               progress=progress):
             row["preset"] = label
@@ -270,6 +271,10 @@ def build_parser():
     compare.add_argument("--loss", help="mse (default) or cross_entropy")
     compare.add_argument("--precision", help="float32 (default) or float64")
     compare.add_argument("--repeats", type=int, default=7, help="timed runs per metric (default: 7)")
+    compare.add_argument("--rounds", type=int, default=1,
+                         help="run the frameworks' workers in turn this many times and pool their "
+                              "timed runs, so a burst of load on a shared machine hits both sides "
+                              "(default: 1)")
     compare.add_argument("--warmup", type=int, default=1, help="untimed runs first (default: 1)")
     compare.add_argument("--threads", type=int, help="threads for both frameworks "
                                                      "(default: all cores)")

@@ -113,7 +113,7 @@ def _torch_available():
 def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
                                alpha=0.1, seed=42, *, dataset=None, precision="float32",
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
-                               progress=None):
+                               rounds=1, progress=None):
     """Train and time both models with identical settings; one row (dict) per framework.
 
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
@@ -122,8 +122,11 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     ``threads`` (default: all cores) applies to NumPy's BLAS and to torch alike;
     ``frameworks`` picks rows from ``FRAMEWORKS`` (default: scratch_numpy,
     pytorch, and pytorch_cuda where CUDA is available; onnxruntime only when
-    asked for: it measures inference only, its training columns are None). ``progress``, if given,
-    is called with a short message as each framework starts.
+    asked for: it measures inference only, its training columns are None).
+    ``rounds`` > 1 runs the frameworks' workers in turn that many times (A B A
+    B ...) and pools each framework's timed runs, so a burst of load from
+    elsewhere on a shared machine falls on both sides rather than on one.
+    ``progress``, if given, is called with a short message as each worker starts.
     """
     sizes, names, loss = check_architecture(layer_sizes, activations, loss)
     if sizes[-1] < N_CLASSES:
@@ -136,6 +139,7 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         seed=check_seed(seed), precision=check_dtype_name(precision, "precision", TRAIN_DTYPES),
         repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
         threads=benchmark.available_cores() if threads is None else check_int(threads, "threads"),
+        rounds=check_int(rounds, "rounds"),
     )
     if frameworks is None:
         frameworks = default_frameworks()
@@ -150,21 +154,58 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
                                test_fraction=n_test / total, seed=job["seed"])
 
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    measured = {framework: [] for framework in frameworks}
+    skipped = {framework: _skip_reason(framework) for framework in frameworks}
+    for round_ in range(1, job["rounds"] + 1):
+        for framework in frameworks:
+            if skipped[framework] is None:
+                if progress:
+                    progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} "
+                             f"warm-up, in a fresh process"
+                             + (f" (round {round_}/{job['rounds']})" if job["rounds"] > 1 else ""))
+                measured[framework].append(_run_isolated(framework, job))
     rows, probabilities = [], {}
     for framework in frameworks:
-        reason = _skip_reason(framework)
-        if reason is None:
-            if progress:
-                progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} warm-up, "
-                         f"in a fresh process")
-            row, proba = _run_isolated(framework, job)
+        if skipped[framework] is None:
+            row, proba = _pool_rounds(measured[framework])
         else:
-            row, proba = {"status": "skipped", "notes": reason}, None
+            row, proba = {"status": "skipped", "notes": skipped[framework]}, None
         rows.append(_complete_row(row, framework, job, n_test, started))
         if proba is not None:
             probabilities[framework] = proba
     _add_parity(rows, probabilities)
     return rows
+
+
+#: Memory columns: each round's worker measures its own; the row keeps their median.
+_MEMORY_COLUMNS = ("peak_memory_mb", "peak_traced_mb", "peak_gpu_memory_mb")
+
+
+def _pool_rounds(results):
+    """One framework's (row, probabilities) from its rounds: every timed column becomes the
+    median, min and max of all rounds' runs together; memory the median of the rounds'.
+    A round that failed makes the row that round's error."""
+    rows = [row for row, _ in results]
+    failed = next((row for row in rows if row["status"] != "ok"), None)
+    if failed is not None:
+        failed.pop("_runs", None)
+        if len(rows) > 1:
+            failed["notes"] += f" (in round {rows.index(failed) + 1} of {len(rows)})"
+        return failed, None
+    pooled = dict(rows[0])
+    runs = {column: [v for row in rows for v in row["_runs"][column]] for column in pooled["_runs"]}
+    del pooled["_runs"]
+    if len(rows) > 1:
+        for column, values in runs.items():
+            timing = benchmark.Timing(values)
+            pooled[column], pooled[f"{column}_min"], pooled[f"{column}_max"] = (
+                float(timing), timing.min, timing.max)
+        for column in _MEMORY_COLUMNS:
+            values = [row[column] for row in rows if row.get(column) is not None]
+            if values:
+                pooled[column] = float(np.median(values))
+        pooled["notes"] = "; ".join(filter(None, [pooled["notes"], f"{len(rows)} rounds pooled"]))
+    return pooled, results[0][1]
 
 
 def _skip_reason(framework):
@@ -275,6 +316,7 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
         "train_accuracy": model.evaluate(X_train, y_train)["accuracy"],
         "device": "cuda" if cuda else "cpu",
     }
+    row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
     if cuda:
         import torch
         row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
@@ -291,6 +333,9 @@ def _inference_metrics(model, job, X_train, X_test):
     throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
                                                     repeats, warmup)
     return {
+        "_runs": {"inference_latency_per_sample_s": latency.runs,
+                  "single_sample_latency_s": single.runs,
+                  "batch_throughput_samples_per_s": throughput.runs},
         "inference_latency_per_sample_s": float(latency),
         "inference_latency_per_sample_s_min": latency.min,
         "inference_latency_per_sample_s_max": latency.max,
@@ -329,7 +374,7 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
 def _complete_row(row, framework, job, n_test, started):
     """The measured row with the run's settings and versions, in the report's key order."""
     settings = {key: job[key] for key in ("n_samples", "epochs", "batch_size", "alpha", "seed",
-                                          "precision", "threads", "dataset", "loss", "repeats",
+                                          "precision", "threads", "dataset", "loss", "repeats", "rounds",
                                           "warmup")}
     full = dict.fromkeys(COLUMNS)
     full.update(settings, framework=framework, layer_sizes="x".join(map(str, job["layer_sizes"])),

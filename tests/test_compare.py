@@ -85,6 +85,19 @@ def test_cuda_row_is_skipped_without_a_gpu():
     assert rows[0]["status"] == "skipped" and "CUDA not available" in rows[0]["notes"]
 
 
+def test_onnxruntime_missing_gives_a_skipped_row(monkeypatch, tmp_path):
+    from scratchnet import onnx_export
+    monkeypatch.setattr(onnx_export, "is_onnx_available", lambda: False)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1},
+                                              frameworks=["scratch_numpy", "onnxruntime"])
+    assert [(r["framework"], r["status"]) for r in rows] == [("scratch_numpy", "ok"),
+                                                             ("onnxruntime", "skipped")]
+    assert "onnx/onnxruntime not installed" in rows[1]["notes"]
+    assert all(rows[1][c] is None for c in TIMED)
+    from scratchnet.reports import write_reports
+    assert all(os.path.getsize(p) > 0 for p in write_reports(rows, tmp_path).values())
+
+
 def test_divergence_is_an_error_row_for_each_framework():
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1, "alpha": 1e6,
                                                  "activations": ["linear", "linear"]})
@@ -112,6 +125,42 @@ def test_one_framework_failing_leaves_the_other_row_intact(monkeypatch):
     assert rows[1]["status"] == "error" and "MemoryError: simulated out of memory" in rows[1]["notes"]
 
 
+def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
+    real, calls, timings = compare._run_isolated, [], {}
+
+    def recording(framework, job):
+        row, proba = real(framework, job)
+        calls.append(framework)
+        timings.setdefault(framework, []).extend(row["_runs"]["train_time_per_epoch_s"])
+        return row, proba
+
+    monkeypatch.setattr(compare, "_run_isolated", recording)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 2}, threads=1, rounds=3,
+                                              frameworks=["scratch_numpy", "pytorch"])
+    assert calls == ["scratch_numpy", "pytorch"] * 3
+    for row in rows:
+        runs = timings[row["framework"]]
+        assert len(runs) == 6 and "_runs" not in row and row["rounds"] == 3
+        assert row["train_time_per_epoch_s"] == pytest.approx(float(np.median(runs)), rel=1e-12)
+        assert (row["train_time_per_epoch_s_min"], row["train_time_per_epoch_s_max"]) == (min(runs), max(runs))
+        assert "3 rounds pooled" in row["notes"]
+
+
+def test_a_round_that_fails_makes_the_row_an_error(monkeypatch):
+    real, count = compare._worker_command, []
+
+    def second_pytorch_round_dies(framework, folder):
+        count.append(framework)
+        if count.count("pytorch") == 2:
+            return [sys.executable, "-c", "import os; os._exit(5)"]
+        return real(framework, folder)
+
+    monkeypatch.setattr(compare, "_worker_command", second_pytorch_round_dies)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1}, threads=1, rounds=2)
+    assert rows[0]["status"] == "ok" and rows[1]["status"] == "error"
+    assert "exit status 5" in rows[1]["notes"] and "(in round 2 of 2)" in rows[1]["notes"]
+
+
 def test_a_script_without_a_main_guard_can_call_it(tmp_path):
     script = tmp_path / "bench.py"
     script.write_text("from scratchnet.compare import benchmark_scratch_vs_torch\n"
@@ -127,6 +176,7 @@ def test_a_script_without_a_main_guard_can_call_it(tmp_path):
     (dict(layer_sizes=[64, 16, 5]), r"layer_sizes\[-1\] must be at least 10"),
     (dict(repeats=0), "repeats must be an integer >= 1"),
     (dict(threads=0), "threads must be an integer >= 1"),
+    (dict(rounds=0), "rounds must be an integer >= 1"),
     (dict(frameworks=["jax"]), "frameworks must be a non-empty list drawn from"),
     (dict(precision="float16"), r"precision must be one of \['float32', 'float64'\]"),
     (dict(n_samples=5000, dataset="digits"), "'digits' has 1797 samples"),
