@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 
+from .base import TrainingDivergedError
+
 
 def _int_list(text):
     try:
@@ -87,8 +89,7 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
 
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
-    from .benchmark import limit_threads, measure_sgemm_gflops
-    from .compare import ALL_PRESETS as PRESETS, add_roofline, benchmark_scratch_vs_torch, default_frameworks
+    from .compare import ALL_PRESETS as PRESETS, benchmark_scratch_vs_torch, default_frameworks
     from .reports import roofline_table, write_reports
 
     names = list(PRESETS) if args.preset == "all" else [args.preset]
@@ -108,19 +109,15 @@ def run_compare(args, out=sys.stdout):
         if progress:
             progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
         for row in benchmark_scratch_vs_torch(**settings, repeats=args.repeats, warmup=args.warmup,
-                                              rounds=args.rounds,
+                                              rounds=args.rounds, roofline=args.roofline,
                                               threads=args.threads, frameworks=frameworks,
                                               progress=progress):
             row["preset"] = label
             rows.append(row)
-    if args.roofline:
-        if progress:
-            progress("sgemm 2048x2048, float32: the roofline")
-        with limit_threads(rows[0]["threads"]):
-            add_roofline(rows, measure_sgemm_gflops())
     _print_reports(rows, write_reports(rows, args.out), out)
     if args.roofline:
-        print("\nroofline (training, medians; GFLOP/s counts 6 x sum(fan_in x fan_out) x n per epoch)",
+        print("\nroofline (training, medians; GFLOP/s counts 6 x sum(fan_in x fan_out) x n per epoch; "
+              "sgemm: NumPy float32 at 2048x2048 in each worker)",
               file=out)
         print(roofline_table(rows), file=out)
     return 0 if any(row["status"] == "ok" for row in rows) else 1
@@ -256,8 +253,9 @@ def build_parser():
                               "ones: small_batch (784x64x10, batch 8, 8192 samples), large "
                               "(784x1024x1024x10, batch 256, 4096 samples); or all five")
     compare.add_argument("--roofline", action="store_true",
-                         help="also measure NumPy's sgemm rate at 2048x2048 with the same threads "
-                              "and report each run's achieved training GFLOP/s against it")
+                         help="also measure NumPy's sgemm rate at 2048x2048 in each training "
+                              "worker (same process and threads, just before the timed training) "
+                              "and report the achieved training GFLOP/s against it")
     compare.add_argument("--layer-sizes", type=_int_list, help="e.g. 784,64,10")
     compare.add_argument("--activations", type=_name_list, help="e.g. relu,softmax")
     compare.add_argument("--n-samples", type=int, help="training samples (a quarter as many more "
@@ -355,7 +353,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, TypeError, ImportError, OSError) as exc:
+    except (ValueError, TypeError, ImportError, OSError, TrainingDivergedError) as exc:
         print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -80,15 +80,18 @@ def training_flops_per_epoch(layer_sizes, n_samples):
     return 6 * sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])) * n_samples
 
 
-def add_roofline(rows, sgemm):
-    """Achieved training GFLOP/s per row and its fraction of ``sgemm`` (a Timing of GFLOP/s)."""
+def add_roofline(rows, sgemm=None):
+    """Achieved training GFLOP/s per row and its fraction of ``sgemm`` (GFLOP/s), or without
+    ``sgemm`` of the rate each row's own worker measured (``sgemm_gflops_per_s``)."""
     for row in rows:
-        row["sgemm_gflops_per_s"] = float(sgemm)
-        if row.get("train_time_per_epoch_s"):
+        if sgemm is not None:
+            row["sgemm_gflops_per_s"] = float(sgemm)
+        if row.get("train_time_per_epoch_s") and row.get("sgemm_gflops_per_s"):
+            sgemm_rate = row["sgemm_gflops_per_s"]
             sizes = [int(n) for n in row["layer_sizes"].split("x")]
             rate = training_flops_per_epoch(sizes, row["n_samples"]) / row["train_time_per_epoch_s"] / 1e9
             row["train_gflops_per_s"] = rate
-            row["fraction_of_sgemm"] = rate / float(sgemm)
+            row["fraction_of_sgemm"] = rate / sgemm_rate
     return rows
 
 
@@ -113,7 +116,7 @@ def _torch_available():
 def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
                                alpha=0.1, seed=42, *, dataset=None, precision="float32",
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
-                               rounds=1, progress=None):
+                               rounds=1, roofline=False, progress=None):
     """Train and time both models with identical settings; one row (dict) per framework.
 
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
@@ -126,6 +129,9 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     ``rounds`` > 1 runs the frameworks' workers in turn that many times (A B A
     B ...) and pools each framework's timed runs, so a burst of load from
     elsewhere on a shared machine falls on both sides rather than on one.
+    ``roofline=True`` has every training worker also measure NumPy's sgemm
+    rate at 2048x2048 (same process, same threads, just before the timed
+    training) and adds each row's achieved GFLOP/s and its fraction of that rate.
     ``progress``, if given, is called with a short message as each worker starts.
     """
     sizes, names, loss = check_architecture(layer_sizes, activations, loss)
@@ -139,7 +145,7 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         seed=check_seed(seed), precision=check_dtype_name(precision, "precision", TRAIN_DTYPES),
         repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
         threads=benchmark.available_cores() if threads is None else check_int(threads, "threads"),
-        rounds=check_int(rounds, "rounds"),
+        rounds=check_int(rounds, "rounds"), roofline=bool(roofline),
     )
     if frameworks is None:
         frameworks = default_frameworks()
@@ -174,6 +180,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         if proba is not None:
             probabilities[framework] = proba
     _add_parity(rows, probabilities)
+    if job["roofline"]:
+        add_roofline(rows)
     return rows
 
 
@@ -198,8 +206,9 @@ def _pool_rounds(results):
     if len(rows) > 1:
         for column, values in runs.items():
             timing = benchmark.Timing(values)
-            pooled[column], pooled[f"{column}_min"], pooled[f"{column}_max"] = (
-                float(timing), timing.min, timing.max)
+            pooled[column] = float(timing)
+            if f"{column}_min" in COLUMNS:
+                pooled[f"{column}_min"], pooled[f"{column}_max"] = timing.min, timing.max
         for column in _MEMORY_COLUMNS:
             values = [row[column] for row in rows if row.get(column) is not None]
             if values:
@@ -304,6 +313,8 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
     # its own because its bookkeeping would inflate the resident figure.
     _, peak_mb, method = benchmark.measure_peak_rss_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
     _, traced_mb = benchmark.measure_traced_peak_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
+    # The roofline, when asked for: this process, these threads, just before the timed training.
+    sgemm = benchmark.measure_sgemm_gflops() if job.get("roofline") else None
     train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
                                                              repeats=repeats, warmup=warmup, **fit_args)
     row = {
@@ -317,6 +328,9 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
         "device": "cuda" if cuda else "cpu",
     }
     row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
+    if sgemm is not None:
+        row["sgemm_gflops_per_s"] = float(sgemm)
+        row["_runs"]["sgemm_gflops_per_s"] = sgemm.runs
     if cuda:
         import torch
         row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20

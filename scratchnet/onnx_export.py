@@ -153,16 +153,23 @@ class OnnxRuntimeModel:
             options.intra_op_num_threads = check_int(threads, "threads")
             options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        (self._input,) = self.session.get_inputs()
-        self.n_features = int(self._input.shape[1])
-        self.input_dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64}[self._input.type]
+        inputs = self.session.get_inputs()
+        dtypes = {"tensor(float)": np.float32, "tensor(double)": np.float64}
+        if (len(inputs) != 1 or len(inputs[0].shape) != 2 or not isinstance(inputs[0].shape[1], int)
+                or inputs[0].type not in dtypes):
+            raise ValueError(f"ONNX file {path!r} must take one (N, D) float or double input, as "
+                             f"export_onnx writes; it takes "
+                             f"{[(i.name, i.shape, i.type) for i in inputs]}")
+        self._input = inputs[0]
+        self.n_features = self._input.shape[1]
+        self.input_dtype = dtypes[self._input.type]
         self.loss = get_loss(loss).name
 
     def forward(self, X, training=False, precision=None):
         """Output activations (N, K) from ONNX Runtime, returned as ``precision`` (default:
         the graph's dtype)."""
         X = check_features(X, self.n_features)
-        (outputs,) = self.session.run(None, {"input": X.astype(self.input_dtype, copy=False)})
+        outputs = self.session.run(None, {self._input.name: X.astype(self.input_dtype, copy=False)})[0]
         if precision is not None:
             outputs = outputs.astype(check_dtype_name(precision, "precision", INFER_PRECISIONS),
                                      copy=False)

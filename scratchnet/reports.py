@@ -194,10 +194,10 @@ def interpretation(rows):
 
 
 def roofline_table(rows):
-    """Per configuration: both frameworks' training time, their ratio, achieved GFLOP/s
-    and its fraction of the machine's sgemm rate."""
+    """Per configuration: both frameworks' training time, their ratio, achieved GFLOP/s,
+    the sgemm rate each one's worker measured and the fraction of it achieved."""
     header = ["preset", "scratch_numpy_s", "pytorch_s", "ratio", "scratch_gflops", "torch_gflops",
-              "sgemm_gflops", "scratch_frac", "torch_frac"]
+              "scratch_sgemm", "torch_sgemm", "scratch_frac", "torch_frac"]
     lines = []
     groups = {}
     for row in rows:
@@ -209,8 +209,8 @@ def roofline_table(rows):
                  else None)
         lines.append([group, scratch.get("train_time_per_epoch_s"), torch_row.get("train_time_per_epoch_s"),
                       ratio, scratch.get("train_gflops_per_s"), torch_row.get("train_gflops_per_s"),
-                      scratch.get("sgemm_gflops_per_s"), scratch.get("fraction_of_sgemm"),
-                      torch_row.get("fraction_of_sgemm")])
+                      scratch.get("sgemm_gflops_per_s"), torch_row.get("sgemm_gflops_per_s"),
+                      scratch.get("fraction_of_sgemm"), torch_row.get("fraction_of_sgemm")])
     return _text_table(header, [[format_number(v) for v in line] for line in lines])
 
 

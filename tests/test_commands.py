@@ -299,6 +299,7 @@ def test_bad_predict_options_are_refused_before_any_work(work, tmp_path, args, w
     (["--activations", "relu,gelu"], "unknown activation 'gelu'"),
     (["--epochs", "0"], "epochs must be an integer >= 1"),
     (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["--loss", "mse", "--activations", "linear,linear", "--alpha", "1e9"], "training diverged in epoch 1"),
 ])
 def test_bad_train_arguments_write_nothing(tmp_path, args, words):
     result = scratchnet(*TRAIN, *args, cwd=tmp_path)
