@@ -365,7 +365,7 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
     """The onnxruntime row: the scratch network trained as in its own row (untimed), exported
     in the run's precision and measured for inference only."""
     from .network import NeuralNetwork
-    from .onnx_export import OnnxRuntimeModel, export_onnx
+    from .onnx_export import DEFAULT_OPSET, OnnxRuntimeModel, export_onnx
     from .precision import PrecisionConfig
 
     config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
@@ -377,8 +377,9 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
         path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job["precision"])
         model = OnnxRuntimeModel(path, loss=job["loss"], threads=job["threads"])
     row = {"status": "ok", "device": "cpu",
-           "notes": "ONNX Runtime does not train here: the scratch network, trained with the same "
-                    "settings, exported to ONNX (opset 17) and run by the CPU execution provider",
+           "notes": f"ONNX Runtime does not train here: the scratch network, trained with the same "
+                    f"settings, exported to ONNX (opset {DEFAULT_OPSET}) and run by the CPU "
+                    f"execution provider",
            **_inference_metrics(model, job, X_train, X_test),
            "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
            "train_accuracy": model.evaluate(X_train, y_train)["accuracy"]}

@@ -28,7 +28,8 @@ COLUMNS = SPEC_COLUMNS + [
     "preset", "activations", "loss", "dataset", "n_samples", "n_test", "epochs", "batch_size",
     "alpha", "seed", "precision", "device", "threads", "blas_threads", "torch_threads",
     "repeats", "rounds", "warmup",
-    "python_version", "numpy_version", "torch_version", "onnxruntime_version", "blas", "platform", "cpu", "cpu_count",
+    "python_version", "numpy_version", "torch_version", "onnxruntime_version", "blas", "platform",
+    "cpu", "cpu_count",
     "started_utc", "commit", "machine", "source",
 ]
 FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
