@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from .base import BaseNetwork
 from .files import atomic_write, check_output_path
 from .losses import get_loss
 from .precision import INFER_PRECISIONS, check_dtype_name
@@ -121,6 +122,9 @@ def export_onnx(model, path, opset=DEFAULT_OPSET, dtype="float32"):
     if isinstance(model, (str, os.PathLike)):
         from .network import NeuralNetwork
         model = NeuralNetwork.load(model)
+    elif not isinstance(model, BaseNetwork):
+        raise TypeError(f"model must be a NeuralNetwork, a TorchNeuralNetwork or a checkpoint "
+                        f"path, got {type(model).__name__}")
     onnx_model = build_onnx_model(model, opset=opset, dtype=dtype)
     atomic_write(path, lambda handle: handle.write(onnx_model.SerializeToString()))
     return path

@@ -83,18 +83,20 @@ def _read_csv(path):
     if not rows:
         raise ValueError(f"input {path!r} holds no samples")
     width = len(rows[0][1])
-    X = np.empty((len(rows), width))
-    for i, (number, row) in enumerate(rows):
+    for number, row in rows:
         if len(row) != width:
             raise ValueError(f"input {path!r} line {number} has {len(row)} cells, the first "
                              f"sample has {width}")
+    try:
+        return np.array([row for _, row in rows], dtype=np.float64)  # NumPy parses the text
+    except ValueError:
+        pass
+    for number, row in rows:  # find the cell NumPy could not read, to name it
         for j, cell in enumerate(row):
-            try:
-                X[i, j] = float(cell)
-            except ValueError:
+            if not _is_number(cell):
                 raise ValueError(f"input {path!r} line {number}, column {j + 1}: {cell!r} is not "
-                                 f"a number") from None
-    return X
+                                 f"a number")
+    raise ValueError(f"input {path!r} holds a cell NumPy cannot read as a number")
 
 
 def _is_number(cell):

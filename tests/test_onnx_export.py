@@ -126,3 +126,10 @@ def test_a_file_that_is_not_onnx_is_refused_by_the_runtime_wrapper(tmp_path):
     path.write_bytes(b"\x00not a protobuf at all" * 10)
     with pytest.raises(ValueError, match="is not a readable ONNX model"):
         OnnxRuntimeModel(path)
+
+
+def test_something_that_is_not_a_model_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="model must be a NeuralNetwork, a TorchNeuralNetwork or a "
+                                        "checkpoint path, got dict"):
+        export_onnx({"W0": 1}, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
