@@ -134,7 +134,8 @@ def predict_file(checkpoint, input_path, output_path=None, proba=False, precisio
     """Predict for every sample in ``input_path`` with the model in ``checkpoint``.
 
     Writes ``output_path`` (.csv or .npy) atomically when given; returns
-    ``(result array, CSV text)``. Every argument and file is checked first.
+    ``(result array, CSV text)`` (the text is None for an .npy output). Every
+    argument and file is checked first.
     """
     if output_path is not None:
         output_path = check_output_path(output_path, "output", OUTPUT_SUFFIXES)
@@ -145,10 +146,10 @@ def predict_file(checkpoint, input_path, output_path=None, proba=False, precisio
     model = load_model(checkpoint, framework)
     X = read_features(input_path, model.layer_sizes[0])
     result = predict_array(model, X, proba=proba, precision=precision)
+    if output_path is not None and output_path.lower().endswith(".npy"):
+        atomic_write(output_path, lambda handle: np.save(handle, result, allow_pickle=False))
+        return result, None
     text = predictions_csv(result, proba)
     if output_path is not None:
-        if output_path.lower().endswith(".npy"):
-            atomic_write(output_path, lambda handle: np.save(handle, result, allow_pickle=False))
-        else:
-            atomic_write_text(output_path, text)
+        atomic_write_text(output_path, text)
     return result, text
