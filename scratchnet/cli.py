@@ -7,6 +7,8 @@ import sys
 import numpy as np
 
 from .base import TrainingDivergedError
+from .onnx_export import DEFAULT_OPSET
+from .training import TRAIN_FRAMEWORKS
 
 
 def _int_list(text):
@@ -292,7 +294,7 @@ def build_parser():
                     "split, print each epoch's loss and accuracy, report the held-out accuracy "
                     "and save an .npz checkpoint that either framework can load.")
     _add_training_arguments(train)
-    train.add_argument("--framework", choices=["scratch_numpy", "pytorch"], default="scratch_numpy",
+    train.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default="scratch_numpy",
                        help="which model to train (default: scratch_numpy)")
     train.add_argument("--validation", action="store_true",
                        help="also report held-out loss and accuracy after every epoch")
@@ -313,7 +315,7 @@ def build_parser():
                                                               "probabilities for softmax)")
     predict.add_argument("--precision", help="float64, float32 or float16 (default: the "
                                              "checkpoint's inference precision)")
-    predict.add_argument("--framework", choices=["scratch_numpy", "pytorch"], default="scratch_numpy",
+    predict.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default="scratch_numpy",
                          help="which engine runs the checkpoint (default: scratch_numpy)")
     predict.set_defaults(run=run_predict)
 
@@ -325,8 +327,8 @@ def build_parser():
                     "is installed, run it and print its largest difference from the NumPy network.")
     export_onnx.add_argument("checkpoint", help="an .npz checkpoint written by scratchnet")
     export_onnx.add_argument("output", help="the .onnx file to write")
-    export_onnx.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 or newer "
-                                                                   "(default: 17)")
+    export_onnx.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                             help=f"ONNX opset, 13 or newer (default: {DEFAULT_OPSET})")
     export_onnx.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     export_onnx.set_defaults(run=run_export_onnx)
 

@@ -67,12 +67,6 @@ def is_onnx_available():
         return False
 
 
-def max_opset():
-    """The newest opset the installed onnx package knows."""
-    onnx, _, _ = _import_onnx()
-    return onnx.defs.onnx_opset_version()
-
-
 def build_onnx_model(model, opset=DEFAULT_OPSET, dtype="float32"):
     """The network as an ``onnx.ModelProto`` (checked), from ``model.get_weights()``."""
     onnx, helper, numpy_helper = _import_onnx()
