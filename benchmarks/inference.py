@@ -7,8 +7,8 @@ or onnxruntime is not installed, or the commit has no ``scratchnet.onnx_export``
 import os
 import tempfile
 
-from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, _cores,
-                     all_preset_data, build, train, use_all_cores)
+from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, THREADS,
+                     all_preset_data, build, train, use_threads)
 
 INFERENCE_FRAMEWORKS = FRAMEWORKS + ["onnxruntime"]
 
@@ -28,7 +28,7 @@ def onnxruntime_model(scratch_weights, preset):
     model.set_weights(scratch_weights)
     with tempfile.TemporaryDirectory() as folder:
         path = export_onnx(model, os.path.join(folder, "model.onnx"))
-        return OnnxRuntimeModel(path, loss=model.loss, threads=_cores())
+        return OnnxRuntimeModel(path, loss=model.loss, threads=THREADS)
 
 
 class Inference(FrameworkPresetBenchmark):
@@ -71,7 +71,7 @@ class Inference(FrameworkPresetBenchmark):
         self.model = _models[framework, preset]
         self.X_test = data[preset][2]
         self.one_sample = self.X_test[:1]
-        use_all_cores()
+        use_threads()
 
     def time_inference(self, cache, framework, preset):
         self.model.forward(self.X_test, training=False, precision="float32")

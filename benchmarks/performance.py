@@ -6,19 +6,21 @@ history. They are measured exactly as `scratchnet compare --roofline` does:
 each framework in a fresh worker process with the same thread count, medians
 of timed runs, sgemm at 2048x2048 as the roofline.
 """
-from .common import FRAMEWORKS, PRESET_NAMES, PRESETS, use_all_cores
+from .common import FRAMEWORKS, PRESET_NAMES, PRESETS, THREADS, use_threads
 
 
 def _measure_all():
-    """Rows of scratchnet compare for every preset, or None where this commit lacks it."""
+    """Rows of scratchnet compare for every preset, or {} where this commit lacks it (never
+    None: asv would then call setup without the cache argument)."""
     try:
         from scratchnet.benchmark import limit_threads, measure_sgemm_gflops
         from scratchnet.compare import add_roofline, benchmark_scratch_vs_torch
     except ImportError:
-        return None
+        return {}
     rows = {}
     for preset in PRESET_NAMES:
-        settings = dict(**PRESETS[preset], repeats=7, warmup=2, frameworks=FRAMEWORKS)
+        settings = dict(**PRESETS[preset], repeats=7, warmup=2, frameworks=FRAMEWORKS,
+                        threads=THREADS)
         try:  # each worker measures its own sgemm rate, as compare --roofline does
             measured = benchmark_scratch_vs_torch(**settings, roofline=True)
         except TypeError:  # a commit from before that: one sgemm rate, measured here
@@ -30,14 +32,14 @@ def _measure_all():
 
 
 class _Roofline:
-    version = "1"
+    version = "2"  # "2": one thread (before: all cores)
     timeout = 900
 
     def setup_cache(self):
         return _measure_all()
 
     def _rows(self, cache, preset):
-        if cache is None:
+        if not cache:
             raise NotImplementedError("scratchnet.compare's roofline is missing at this commit")
         rows = cache[preset]
         if any(row["status"] != "ok" for row in rows.values()):
@@ -46,14 +48,15 @@ class _Roofline:
 
 
 class TrainingRoofline(_Roofline):
-    # "2": the sgemm rate is now measured in each framework's worker (before: once, here).
-    version = "2"
+    # "2": the sgemm rate is now measured in each framework's worker (before: once, here);
+    # "3": one thread (before: all cores).
+    version = "3"
     params = [FRAMEWORKS, PRESET_NAMES]
     param_names = ["framework", "preset"]
 
     def setup(self, cache, framework, preset):
         self._rows(cache, preset)
-        use_all_cores()
+        use_threads()
 
     def track_train_gflops(self, cache, framework, preset):
         """Achieved training GFLOP/s (6 x sum(fan_in x fan_out) x n per epoch)."""

@@ -1,5 +1,5 @@
 """Training cost: one epoch from a fresh model, and memory to build and train."""
-from .common import FrameworkPresetBenchmark, build, train, use_all_cores
+from .common import FrameworkPresetBenchmark, build, train, use_threads
 
 
 class Training(FrameworkPresetBenchmark):
@@ -11,7 +11,7 @@ class Training(FrameworkPresetBenchmark):
 
     def setup(self, data, framework, preset):
         self.model = build(framework, preset)
-        use_all_cores()
+        use_threads()
 
     def time_train_epoch(self, data, framework, preset):
         train(self.model, preset, data[preset], epochs=1)
@@ -22,7 +22,7 @@ class TrainingMemory(FrameworkPresetBenchmark):
 
     def setup(self, data, framework, preset):
         build(framework, preset)  # imports the framework and fails early where it is missing
-        use_all_cores()
+        use_threads()
 
     def peakmem_train(self, data, framework, preset):
         # asv's figure: the benchmark process's lifetime peak RSS, imports included.
@@ -40,7 +40,7 @@ class MemoryAboveBaseline(FrameworkPresetBenchmark):
             raise NotImplementedError("scratchnet.benchmark is missing at this commit")
         self.measure = _measure_peak_memory_mb
         build(framework, preset)
-        use_all_cores()
+        use_threads()
 
     def track_train_memory_mb(self, data, framework, preset):
         _, peak_mb = self.measure(lambda: train(build(framework, preset), preset, data[preset]))

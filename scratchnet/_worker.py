@@ -1,13 +1,168 @@
-"""``python -m scratchnet._worker FRAMEWORK FOLDER``: measure one framework in a fresh
-process for ``benchmark_scratch_vs_torch``; reads FOLDER/job.json and data.npz,
-writes FOLDER/row.json and probabilities.npy."""
+"""The worker side of ``benchmark_scratch_vs_torch``: ``python -m scratchnet._worker
+FRAMEWORK FOLDER`` measures one framework in a fresh process.
+
+What crosses the process boundary, both ways through FOLDER (nothing pickled):
+
+- in: ``job.json``, the settings the parent checked (``layer_sizes``,
+  ``activations``, ``loss``, ``n_samples``, ``epochs``, ``batch_size``,
+  ``alpha``, ``seed``, ``precision``, ``repeats``, ``warmup``, ``threads``,
+  ``roofline``), and ``data.npz`` (``X_train``, ``y_train``, ``X_test``, ``y_test``);
+- out: ``row.json``, the measured columns of the report (``scratchnet.reports.COLUMNS``)
+  plus ``_runs`` (every timed run of each timed column, for pooling rounds and the
+  ratios' intervals) and ``_contention`` (``scratchnet.contention.Contention`` as a
+  dict: what else used the CPU while this worker timed), and ``probabilities.npy``
+  (the trained model's outputs on X_test, for the parity figure).
+"""
 import json
 import os
 import sys
+import tempfile
+import traceback
 
 import numpy as np
 
-from .compare import load_job, run_framework
+from . import benchmark, contention
+from .compare import INFERENCE_ONLY
+
+
+def load_job(folder):
+    """The job a worker was given: settings from job.json, arrays from data.npz."""
+    with open(os.path.join(folder, "job.json")) as handle:
+        job = json.load(handle)
+    with np.load(os.path.join(folder, "data.npz"), allow_pickle=False) as data:
+        job["data"] = tuple(data[key] for key in ("X_train", "y_train", "X_test", "y_test"))
+    return job
+
+
+def run_framework(framework, job):
+    """Measure one framework; runs inside the worker process. Returns (row, probabilities)."""
+    X_train, y_train, X_test, y_test = job["data"]
+    try:
+        if framework in INFERENCE_ONLY:
+            with benchmark.limit_threads(job["threads"]) as threads_in_force:
+                row, probabilities = _measure_onnxruntime(job, X_train, y_train, X_test, y_test)
+            row.update(blas_threads=threads_in_force["blas"], torch_threads=None,
+                       blas="ONNX Runtime's own kernels (MLAS)")
+            return row, probabilities
+        model_class, extra = _model_class(framework)
+        with benchmark.limit_threads(job["threads"]) as threads_in_force:
+            row, probabilities = _measure(model_class, extra, job, X_train, y_train, X_test, y_test)
+        row.update(blas_threads=threads_in_force["blas"], torch_threads=threads_in_force["torch"],
+                   blas=benchmark.torch_blas() if framework.startswith("pytorch")
+                   else benchmark.numpy_blas())
+        return row, probabilities
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return {"status": "error", "notes": f"{type(exc).__name__}: {exc} "
+                                            f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"}, None
+
+
+def _model_class(framework):
+    if framework == "scratch_numpy":
+        from .network import NeuralNetwork
+        return NeuralNetwork, {}
+    from .pytorch_model import TorchNeuralNetwork  # imports torch before anything is measured
+    return TorchNeuralNetwork, {"device": "cuda" if framework == "pytorch_cuda" else "cpu"}
+
+
+def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
+    from .precision import PrecisionConfig
+    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
+
+    def make_model():
+        return model_class(job["layer_sizes"], job["activations"], precision_config=config,
+                           seed=job["seed"], loss=job["loss"], **extra)
+
+    fit_args = dict(epochs=job["epochs"], alpha=job["alpha"], batch_size=job["batch_size"],
+                    seed=job["seed"])
+    repeats, warmup = job["repeats"], job["warmup"]
+    cuda = extra.get("device") == "cuda"
+    if cuda:
+        import torch
+        torch.cuda.reset_peak_memory_stats()
+    # Memory first, in this fresh process: building and training one model,
+    # thread pools and first-use allocations included. tracemalloc gets a run of
+    # its own because its bookkeeping would inflate the resident figure.
+    _, peak_mb, method = benchmark.measure_peak_rss_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
+    _, traced_mb = benchmark.measure_traced_peak_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
+    # Everything timed from here on is inside the contention window.
+    before = contention.take_snapshot()
+    # The roofline, when asked for: this process, these threads, just before the timed training.
+    sgemm = benchmark.measure_sgemm_gflops() if job.get("roofline") else None
+    train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
+                                                             repeats=repeats, warmup=warmup, **fit_args)
+    inference = _inference_metrics(model, job, X_train, X_test)
+    window = contention.contention_between(before, contention.take_snapshot(), job["threads"])
+    row = {
+        "status": "ok", "notes": "",
+        "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
+        "train_time_per_epoch_s_max": train.max,
+        **inference, "_contention": window.as_dict(),
+        "peak_memory_mb": peak_mb, "peak_traced_mb": traced_mb, "peak_memory_method": method,
+        "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
+        "train_accuracy": model.evaluate(X_train, y_train)["accuracy"],
+        "device": "cuda" if cuda else "cpu",
+    }
+    row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
+    if sgemm is not None:
+        row["sgemm_gflops_per_s"] = float(sgemm)
+        row["_runs"]["sgemm_gflops_per_s"] = sgemm.runs
+    if cuda:
+        import torch
+        row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    return row, model.predict_proba(X_test).astype(np.float64)
+
+
+def _inference_metrics(model, job, X_train, X_test):
+    """Latency per sample, single-sample latency and batch throughput: the row's inference
+    columns, measured the same way for every framework."""
+    precision, repeats, warmup = job["precision"], job["repeats"], job["warmup"]
+    latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
+    single = benchmark.measure_single_sample_latency(model, X_test, precision,
+                                                     runs=max(100, repeats), warmup=max(10, warmup))
+    throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
+                                                    repeats, warmup)
+    return {
+        "_runs": {"inference_latency_per_sample_s": latency.runs,
+                  "single_sample_latency_s": single.runs,
+                  "batch_throughput_samples_per_s": throughput.runs},
+        "inference_latency_per_sample_s": float(latency),
+        "inference_latency_per_sample_s_min": latency.min,
+        "inference_latency_per_sample_s_max": latency.max,
+        "single_sample_latency_s": float(single), "single_sample_latency_s_min": single.min,
+        "single_sample_latency_s_max": single.max,
+        "batch_throughput_samples_per_s": float(throughput),
+        "batch_throughput_samples_per_s_min": throughput.min,
+        "batch_throughput_samples_per_s_max": throughput.max,
+    }
+
+
+def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
+    """The onnxruntime row: the scratch network trained as in its own row (untimed), exported
+    in the run's precision and measured for inference only."""
+    from .network import NeuralNetwork
+    from .onnx_export import DEFAULT_OPSET, OnnxRuntimeModel, export_onnx
+    from .precision import PrecisionConfig
+
+    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
+    trained = NeuralNetwork(job["layer_sizes"], job["activations"], precision_config=config,
+                            seed=job["seed"], loss=job["loss"])
+    trained.fit(X_train, y_train, epochs=job["epochs"], alpha=job["alpha"],
+                batch_size=job["batch_size"], seed=job["seed"])
+    with tempfile.TemporaryDirectory(prefix="scratchnet-onnx-") as folder:
+        path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job["precision"])
+        model = OnnxRuntimeModel(path, loss=job["loss"], threads=job["threads"])
+    before = contention.take_snapshot()
+    inference = _inference_metrics(model, job, X_train, X_test)
+    window = contention.contention_between(before, contention.take_snapshot(), job["threads"])
+    row = {"status": "ok", "device": "cpu",
+           "notes": f"ONNX Runtime does not train here: the scratch network, trained with the same "
+                    f"settings, exported to ONNX (opset {DEFAULT_OPSET}) and run by the CPU "
+                    f"execution provider",
+           **inference, "_contention": window.as_dict(),
+           "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
+           "train_accuracy": model.evaluate(X_train, y_train)["accuracy"]}
+    return row, model.predict_proba(X_test).astype(np.float64)
 
 
 def main(framework, folder):

@@ -33,12 +33,15 @@ METRICS = {
     "track_train_gflops": "train_gflops_per_s",
     "track_fraction_of_sgemm": "fraction_of_sgemm",
     "track_train_time_ratio": "train_time_ratio",
+    "track_train_step_instructions": "train_step_instructions",
+    "track_inference_instructions": "inference_instructions",
 }
 UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
          "single_sample_latency_s": "s", "peak_memory_mb": "MB", "process_peak_rss_mb": "MB",
          "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff",
          "train_gflops_per_s": "GFLOP/s", "fraction_of_sgemm": "fraction",
-         "train_time_ratio": "scratch / torch"}
+         "train_time_ratio": "scratch / torch", "train_step_instructions": "instructions",
+         "inference_instructions": "instructions"}
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
 HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 
 from .base import TrainingDivergedError
+from .reports import instructions_table
+from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
 from .onnx_export import DEFAULT_OPSET
 from .training import TRAIN_FRAMEWORKS
 
@@ -17,6 +19,17 @@ def _int_list(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 784,64,10, "
                                          f"got {text!r}") from None
+
+
+def _threads(text):
+    """--threads: a positive integer, or "all" for every core this process may use."""
+    if text == "all":
+        from .benchmark import available_cores
+        return available_cores()
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of threads or 'all', got {text!r}") from None
 
 
 def _name_list(text):
@@ -89,10 +102,14 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
                        "seed", "dataset", "loss", "precision")
 
 
+#: compare's exit status when --strict is given and a row was measured on a busy machine.
+EXIT_DISTURBED = 3
+
+
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
     from .compare import ALL_PRESETS as PRESETS, benchmark_scratch_vs_torch, default_frameworks
-    from .reports import roofline_table, write_reports
+    from .reports import disturbed_rows, roofline_table, write_reports
 
     names = list(PRESETS) if args.preset == "all" else [args.preset]
     overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS
@@ -111,18 +128,27 @@ def run_compare(args, out=sys.stdout):
         if progress:
             progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
         for row in benchmark_scratch_vs_torch(**settings, repeats=args.repeats, warmup=args.warmup,
-                                              rounds=args.rounds, roofline=args.roofline,
+                                              rounds=args.rounds, target_ci=args.target_ci,
+                                              max_time=args.max_time, roofline=args.roofline,
                                               threads=args.threads, frameworks=frameworks,
                                               progress=progress):
             row["preset"] = label
             rows.append(row)
+    if args.instructions:  # after every preset's timing, one valgrind process per framework
+        from .instructions import add_instruction_counts
+        add_instruction_counts(rows, progress=progress)
     _print_reports(rows, write_reports(rows, args.out), out)
     if args.roofline:
         print("\nroofline (training, medians; GFLOP/s counts 6 x sum(fan_in x fan_out) x n per epoch; "
               "sgemm: NumPy float32 at 2048x2048 in each worker)",
               file=out)
         print(roofline_table(rows), file=out)
-    return 0 if any(row["status"] == "ok" for row in rows) else 1
+    if args.instructions:
+        print("\ninstructions (valgrind, one thread; a regression signal, not a speed)", file=out)
+        print(instructions_table(rows), file=out)
+    if not any(row["status"] == "ok" for row in rows):
+        return 1
+    return EXIT_DISTURBED if args.strict and disturbed_rows(rows) else 0
 
 
 def _print_reports(rows, paths, out):
@@ -271,13 +297,29 @@ def build_parser():
     compare.add_argument("--loss", help="mse (default) or cross_entropy")
     compare.add_argument("--precision", help="float32 (default) or float64")
     compare.add_argument("--repeats", type=int, default=7, help="timed runs per metric (default: 7)")
-    compare.add_argument("--rounds", type=int, default=1,
+    compare.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                          help="run the frameworks' workers in turn this many times and pool their "
-                              "timed runs, so a burst of load on a shared machine hits both sides "
-                              "(default: 1)")
+                              "timed runs, so a burst of load on a shared machine hits both sides; "
+                              "the ratios' 95%% intervals come from these rounds "
+                              f"(default: {DEFAULT_ROUNDS})")
+    compare.add_argument("--target-ci", type=float,
+                         help="keep adding rounds (after at least 3) until every speed ratio's "
+                              "95%% interval is within +-TARGET_CI of it, e.g. 0.05 for +-5%%, or "
+                              "until --max-time")
+    compare.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME,
+                         help="seconds --target-ci may spend per configuration "
+                              f"(default: {DEFAULT_MAX_TIME:g})")
+    compare.add_argument("--strict", action="store_true",
+                         help=f"exit with status {EXIT_DISTURBED} when a row was measured while "
+                              "other work competed for the CPU (for CI)")
+    compare.add_argument("--instructions", action="store_true",
+                         help="also count the CPU instructions of one training step and one "
+                              "inference under valgrind (one thread; deterministic; needs valgrind)")
     compare.add_argument("--warmup", type=int, default=1, help="untimed runs first (default: 1)")
-    compare.add_argument("--threads", type=int, help="threads for both frameworks "
-                                                     "(default: all cores)")
+    compare.add_argument("--threads", type=_threads,
+                         help=f"threads for both frameworks: a number up to the cores this process "
+                              f"may use, or 'all' (default: {DEFAULT_THREADS}; see the README for "
+                              f"why)")
     compare.add_argument("--frameworks", type=_name_list,
                          help="comma-separated rows: scratch_numpy,pytorch,pytorch_cuda,onnxruntime "
                               "(default: the first two, and pytorch_cuda where CUDA is available)")

@@ -14,22 +14,32 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import numbers
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import traceback
+import time
 
 import numpy as np
 
-from . import benchmark
+from . import benchmark, contention
 from .data import load_dataset
 from .precision import TRAIN_DTYPES, check_dtype_name
+from .ratios import RATIO_COLUMNS, ratio_with_interval
 from .reports import COLUMNS
 from .validation import check_alpha, check_architecture, check_int, check_seed
 
 FRAMEWORKS = ("scratch_numpy", "pytorch", "pytorch_cuda", "onnxruntime")
+#: Threads for both frameworks unless told (see the README's table of 1 against all cores).
+DEFAULT_THREADS = 1
+#: Rounds of workers unless told: enough for the ratios' intervals to see how one
+#: worker process differs from the next.
+DEFAULT_ROUNDS = 3
+#: Seconds ``target_ci`` may keep adding rounds for, per configuration.
+DEFAULT_MAX_TIME = 300.0
+
 #: Rows that only run inference: a scratch network trained with the same settings
 #: (untimed) is exported to ONNX and run by ONNX Runtime's CPU provider.
 INFERENCE_ONLY = ("onnxruntime",)
@@ -64,6 +74,15 @@ def held_out_size(n_samples):
     """Held-out samples drawn beside ``n_samples`` training samples: a quarter as many
     (20 % of the total), at least one."""
     return max(1, round(n_samples / 4))
+
+
+def load_config_data(config):
+    """(X_train, y_train, X_test, y_test) of a comparison's settings: ``n_samples`` training
+    and ``held_out_size(n_samples)`` held-out samples of its ``dataset``, split by its ``seed``."""
+    n_test = held_out_size(config["n_samples"])
+    total = config["n_samples"] + n_test
+    return load_dataset(config["dataset"], n_features=config["layer_sizes"][0], n_samples=total,
+                        test_fraction=n_test / total, seed=config["seed"])
 
 
 def default_dataset(n_features, n_samples):
@@ -113,26 +132,44 @@ def _torch_available():
     return is_torch_available()
 
 
+#: Rounds before ``target_ci`` is first checked: fewer give an interval that has not yet
+#: seen the variation from one worker process to the next.
+MIN_ROUNDS_FOR_TARGET = 3
+
+
 def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
                                alpha=0.1, seed=42, *, dataset=None, precision="float32",
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
-                               rounds=1, roofline=False, progress=None):
+                               rounds=DEFAULT_ROUNDS, target_ci=None, max_time=DEFAULT_MAX_TIME,
+                               roofline=False, instructions=False, progress=None,
+                               clock=time.monotonic):
     """Train and time both models with identical settings; one row (dict) per framework.
 
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
     ones are drawn from ``dataset`` (default: digits where the width allows,
     else synthetic). ``precision`` is the dtype models train and infer in;
-    ``threads`` (default: all cores) applies to NumPy's BLAS and to torch alike;
+    ``threads`` (default ``DEFAULT_THREADS``; at most the cores this process may
+    use) applies to NumPy's BLAS and to torch alike;
     ``frameworks`` picks rows from ``FRAMEWORKS`` (default: scratch_numpy,
     pytorch, and pytorch_cuda where CUDA is available; onnxruntime only when
     asked for: it measures inference only, its training columns are None).
-    ``rounds`` > 1 runs the frameworks' workers in turn that many times (A B A
+    ``rounds`` runs the frameworks' workers in turn that many times (A B A
     B ...) and pools each framework's timed runs, so a burst of load from
-    elsewhere on a shared machine falls on both sides rather than on one.
+    elsewhere on a shared machine falls on both sides rather than on one; the
+    speed ratios against scratch_numpy get a 95 % interval from those rounds
+    (``scratchnet.ratios``). ``target_ci`` (e.g. 0.05) adds rounds, after at
+    least ``MIN_ROUNDS_FOR_TARGET``, until every ratio's interval is within
+    +-``target_ci`` of it, or until ``max_time`` seconds have passed (the rows'
+    ``rounds_stopped_by`` says which). Each worker also reports what else used
+    the CPU while it timed (``scratchnet.contention``; the ``contention``
+    columns hold the worst round's figures).
     ``roofline=True`` has every training worker also measure NumPy's sgemm
     rate at 2048x2048 (same process, same threads, just before the timed
     training) and adds each row's achieved GFLOP/s and its fraction of that rate.
-    ``progress``, if given, is called with a short message as each worker starts.
+    ``instructions=True`` also counts the instructions of one training step and of
+    one inference under valgrind (``scratchnet.instructions``).
+    ``progress``, if given, is called with a short message as each worker starts;
+    ``clock`` is what ``max_time`` is measured with.
     """
     sizes, names, loss = check_architecture(layer_sizes, activations, loss)
     if sizes[-1] < N_CLASSES:
@@ -144,9 +181,10 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         batch_size=check_int(batch_size, "batch_size"), alpha=check_alpha(alpha),
         seed=check_seed(seed), precision=check_dtype_name(precision, "precision", TRAIN_DTYPES),
         repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
-        threads=benchmark.available_cores() if threads is None else check_int(threads, "threads"),
-        rounds=check_int(rounds, "rounds"), roofline=bool(roofline),
+        threads=check_threads(threads), rounds=check_int(rounds, "rounds"),
+        roofline=bool(roofline),
     )
+    target_ci, max_time = check_target(target_ci, max_time)
     if frameworks is None:
         frameworks = default_frameworks()
     if isinstance(frameworks, str) or not all(f in FRAMEWORKS for f in frameworks) or not frameworks:
@@ -155,34 +193,123 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     frameworks = [f for f in FRAMEWORKS if f in frameworks]  # the report's fixed order
     job["dataset"] = dataset or default_dataset(sizes[0], job["n_samples"])
     n_test = held_out_size(job["n_samples"])
-    total = job["n_samples"] + n_test
-    job["data"] = load_dataset(job["dataset"], n_features=sizes[0], n_samples=total,
-                               test_fraction=n_test / total, seed=job["seed"])
+    job["data"] = load_config_data(job)
 
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    measured = {framework: [] for framework in frameworks}
-    skipped = {framework: _skip_reason(framework) for framework in frameworks}
-    for round_ in range(1, job["rounds"] + 1):
-        for framework in frameworks:
-            if skipped[framework] is None:
-                if progress:
-                    progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} "
-                             f"warm-up, in a fresh process"
-                             + (f" (round {round_}/{job['rounds']})" if job["rounds"] > 1 else ""))
-                measured[framework].append(_run_isolated(framework, job))
+    measured, stopped_by = _run_rounds(frameworks, job, target_ci, max_time, progress, clock)
+    job["rounds"] = max((len(results) for results in measured.values()), default=0) or job["rounds"]
+    ratios = _ratios(measured)
     rows, probabilities = [], {}
     for framework in frameworks:
-        if skipped[framework] is None:
+        if measured.get(framework):
             row, proba = _pool_rounds(measured[framework])
         else:
-            row, proba = {"status": "skipped", "notes": skipped[framework]}, None
+            row, proba = {"status": "skipped", "notes": _skip_reason(framework)}, None
+        row.update(ratios.get(framework, {}))
+        if stopped_by is not None:
+            row.update(target_ci=target_ci, rounds_stopped_by=stopped_by)
         rows.append(_complete_row(row, framework, job, n_test, started))
         if proba is not None:
             probabilities[framework] = proba
     _add_parity(rows, probabilities)
     if job["roofline"]:
         add_roofline(rows)
+    if instructions:
+        from .instructions import add_instruction_counts
+        add_instruction_counts(rows, progress=progress)
     return rows
+
+
+def check_threads(threads):
+    """``threads`` as an int: None means ``DEFAULT_THREADS``; more than the cores this
+    process may use (``os.sched_getaffinity``) is refused, since the extra threads would
+    only queue for a core and time the operating system's scheduler."""
+    if threads is None:
+        return min(DEFAULT_THREADS, benchmark.available_cores())
+    threads = check_int(threads, "threads")
+    cores = benchmark.available_cores()
+    if threads > cores:
+        raise ValueError(f"threads must be between 1 and {cores}, the cores this process may use "
+                         f"(os.sched_getaffinity), got {threads}")
+    return threads
+
+
+def check_target(target_ci, max_time):
+    """(target_ci or None, max_time) checked: a relative half-width in (0, 1), seconds > 0."""
+    if target_ci is not None:
+        if isinstance(target_ci, bool) or not isinstance(target_ci, numbers.Real) \
+                or not 0 < target_ci < 1:
+            raise ValueError(f"target_ci must be a number between 0 and 1 (0.05 for +-5 %), "
+                             f"got {target_ci!r}")
+        target_ci = float(target_ci)
+    if isinstance(max_time, bool) or not isinstance(max_time, numbers.Real) \
+            or not (math.isfinite(max_time) and max_time > 0):
+        raise ValueError(f"max_time must be a positive number of seconds, got {max_time!r}")
+    return target_ci, float(max_time)
+
+
+def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
+    """Run the workers in alternating rounds. Returns ({framework: [(row, proba) per round]}
+    for the frameworks that ran, what stopped the rounds when ``target_ci`` was set)."""
+    started = clock()
+    runnable = [f for f in frameworks if _skip_reason(f) is None]
+    measured = {framework: [] for framework in runnable}
+    minimum = max(job["rounds"], MIN_ROUNDS_FOR_TARGET) if target_ci else job["rounds"]
+    round_ = 0
+    while True:
+        round_ += 1
+        for framework in runnable:
+            if progress:
+                goal = (f"; until every ratio is within +-{target_ci:.0%} or {max_time:g} s"
+                        if target_ci else f"/{job['rounds']}")
+                progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} warm-up, "
+                         f"in a fresh process (round {round_}{goal})")
+            measured[framework].append(_run_isolated(framework, job))
+        if round_ < minimum:
+            continue
+        if target_ci is None:
+            return measured, None
+        if any(row["status"] != "ok" for results in measured.values() for row, _ in results):
+            return measured, f"a round failed after {round_} rounds"
+        widest = max((ratio.relative_half_width for pair in _ratio_objects(measured).values()
+                      for ratio in pair.values()), default=None)
+        if widest is None:
+            return measured, "no ratio to narrow: scratch_numpy and another framework must both run"
+        if widest <= target_ci:
+            return measured, (f"target reached after {round_} rounds: the widest interval is "
+                              f"+-{widest:.1%} <= +-{target_ci:.0%}")
+        elapsed = clock() - started
+        if elapsed >= max_time:
+            return measured, (f"max_time reached after {round_} rounds ({elapsed:.0f} s >= "
+                              f"{max_time:g} s): the widest interval is +-{widest:.1%} > "
+                              f"+-{target_ci:.0%}")
+
+
+def _ratio_objects(measured):
+    """{other framework: {ratio column: Ratio}}: scratch_numpy's timings over each other
+    framework's, from the rounds where both ran and succeeded."""
+    scratch = measured.get("scratch_numpy") or []
+    result = {}
+    for framework, results in measured.items():
+        if framework == "scratch_numpy" or len(results) != len(scratch):
+            continue
+        pairs = [(mine, theirs) for (mine, _), (theirs, _) in zip(scratch, results)]
+        if not pairs or any(a["status"] != "ok" or b["status"] != "ok" for a, b in pairs):
+            continue
+        result[framework] = {
+            ratio_column: ratio_with_interval([a["_runs"][column] for a, _ in pairs],
+                                              [b["_runs"][column] for _, b in pairs])
+            for column, ratio_column in RATIO_COLUMNS.items()
+            if column in pairs[0][0]["_runs"] and column in pairs[0][1]["_runs"]}
+    return result
+
+
+def _ratios(measured):
+    """The ratio columns of each other framework's row: value, ci_low, ci_high."""
+    return {framework: {key: value for column, ratio in ratios.items()
+                        for key, value in ((column, ratio.value), (f"{column}_ci_low", ratio.low),
+                                           (f"{column}_ci_high", ratio.high))}
+            for framework, ratios in _ratio_objects(measured).items()}
 
 
 #: Memory columns: each round's worker measures its own; the row keeps their median.
@@ -197,12 +324,16 @@ def _pool_rounds(results):
     failed = next((row for row in rows if row["status"] != "ok"), None)
     if failed is not None:
         failed.pop("_runs", None)
+        failed.pop("_contention", None)
         if len(rows) > 1:
             failed["notes"] += f" (in round {rows.index(failed) + 1} of {len(rows)})"
         return failed, None
     pooled = dict(rows[0])
     runs = {column: [v for row in rows for v in row["_runs"][column]] for column in pooled["_runs"]}
     del pooled["_runs"]
+    pooled.pop("_contention", None)
+    pooled.update(contention.to_columns(contention.worst(
+        contention.Contention(**row["_contention"]) for row in rows if "_contention" in row)))
     if len(rows) > 1:
         for column, values in runs.items():
             timing = benchmark.Timing(values)
@@ -251,139 +382,6 @@ def _run_isolated(framework, job):
         proba_path = os.path.join(folder, "probabilities.npy")
         proba = np.load(proba_path, allow_pickle=False) if os.path.exists(proba_path) else None
     return row, proba
-
-
-def load_job(folder):
-    """The job a worker was given: settings from job.json, arrays from data.npz."""
-    with open(os.path.join(folder, "job.json")) as handle:
-        job = json.load(handle)
-    with np.load(os.path.join(folder, "data.npz"), allow_pickle=False) as data:
-        job["data"] = tuple(data[key] for key in ("X_train", "y_train", "X_test", "y_test"))
-    return job
-
-
-def run_framework(framework, job):
-    """Measure one framework; runs inside the worker process. Returns (row, probabilities)."""
-    X_train, y_train, X_test, y_test = job["data"]
-    try:
-        if framework in INFERENCE_ONLY:
-            with benchmark.limit_threads(job["threads"]) as threads_in_force:
-                row, probabilities = _measure_onnxruntime(job, X_train, y_train, X_test, y_test)
-            row.update(blas_threads=threads_in_force["blas"], torch_threads=None,
-                       blas="ONNX Runtime's own kernels (MLAS)")
-            return row, probabilities
-        model_class, extra = _model_class(framework)
-        with benchmark.limit_threads(job["threads"]) as threads_in_force:
-            row, probabilities = _measure(model_class, extra, job, X_train, y_train, X_test, y_test)
-        row.update(blas_threads=threads_in_force["blas"], torch_threads=threads_in_force["torch"],
-                   blas=benchmark.torch_blas() if framework.startswith("pytorch")
-                   else benchmark.numpy_blas())
-        return row, probabilities
-    except Exception as exc:
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        return {"status": "error", "notes": f"{type(exc).__name__}: {exc} "
-                                            f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"}, None
-
-
-def _model_class(framework):
-    if framework == "scratch_numpy":
-        from .network import NeuralNetwork
-        return NeuralNetwork, {}
-    from .pytorch_model import TorchNeuralNetwork  # imports torch before anything is measured
-    return TorchNeuralNetwork, {"device": "cuda" if framework == "pytorch_cuda" else "cpu"}
-
-
-def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
-    from .precision import PrecisionConfig
-    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
-
-    def make_model():
-        return model_class(job["layer_sizes"], job["activations"], precision_config=config,
-                           seed=job["seed"], loss=job["loss"], **extra)
-
-    fit_args = dict(epochs=job["epochs"], alpha=job["alpha"], batch_size=job["batch_size"],
-                    seed=job["seed"])
-    repeats, warmup = job["repeats"], job["warmup"]
-    cuda = extra.get("device") == "cuda"
-    if cuda:
-        import torch
-        torch.cuda.reset_peak_memory_stats()
-    # Memory first, in this fresh process: building and training one model,
-    # thread pools and first-use allocations included. tracemalloc gets a run of
-    # its own because its bookkeeping would inflate the resident figure.
-    _, peak_mb, method = benchmark.measure_peak_rss_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
-    _, traced_mb = benchmark.measure_traced_peak_mb(lambda: make_model().fit(X_train, y_train, **fit_args))
-    # The roofline, when asked for: this process, these threads, just before the timed training.
-    sgemm = benchmark.measure_sgemm_gflops() if job.get("roofline") else None
-    train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
-                                                             repeats=repeats, warmup=warmup, **fit_args)
-    row = {
-        "status": "ok", "notes": "",
-        "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
-        "train_time_per_epoch_s_max": train.max,
-        **_inference_metrics(model, job, X_train, X_test),
-        "peak_memory_mb": peak_mb, "peak_traced_mb": traced_mb, "peak_memory_method": method,
-        "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
-        "train_accuracy": model.evaluate(X_train, y_train)["accuracy"],
-        "device": "cuda" if cuda else "cpu",
-    }
-    row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
-    if sgemm is not None:
-        row["sgemm_gflops_per_s"] = float(sgemm)
-        row["_runs"]["sgemm_gflops_per_s"] = sgemm.runs
-    if cuda:
-        import torch
-        row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
-    return row, model.predict_proba(X_test).astype(np.float64)
-
-
-def _inference_metrics(model, job, X_train, X_test):
-    """Latency per sample, single-sample latency and batch throughput: the row's inference
-    columns, measured the same way for every framework."""
-    precision, repeats, warmup = job["precision"], job["repeats"], job["warmup"]
-    latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
-    single = benchmark.measure_single_sample_latency(model, X_test, precision,
-                                                     runs=max(100, repeats), warmup=max(10, warmup))
-    throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
-                                                    repeats, warmup)
-    return {
-        "_runs": {"inference_latency_per_sample_s": latency.runs,
-                  "single_sample_latency_s": single.runs,
-                  "batch_throughput_samples_per_s": throughput.runs},
-        "inference_latency_per_sample_s": float(latency),
-        "inference_latency_per_sample_s_min": latency.min,
-        "inference_latency_per_sample_s_max": latency.max,
-        "single_sample_latency_s": float(single), "single_sample_latency_s_min": single.min,
-        "single_sample_latency_s_max": single.max,
-        "batch_throughput_samples_per_s": float(throughput),
-        "batch_throughput_samples_per_s_min": throughput.min,
-        "batch_throughput_samples_per_s_max": throughput.max,
-    }
-
-
-def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
-    """The onnxruntime row: the scratch network trained as in its own row (untimed), exported
-    in the run's precision and measured for inference only."""
-    from .network import NeuralNetwork
-    from .onnx_export import DEFAULT_OPSET, OnnxRuntimeModel, export_onnx
-    from .precision import PrecisionConfig
-
-    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
-    trained = NeuralNetwork(job["layer_sizes"], job["activations"], precision_config=config,
-                            seed=job["seed"], loss=job["loss"])
-    trained.fit(X_train, y_train, epochs=job["epochs"], alpha=job["alpha"],
-                batch_size=job["batch_size"], seed=job["seed"])
-    with tempfile.TemporaryDirectory(prefix="scratchnet-onnx-") as folder:
-        path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job["precision"])
-        model = OnnxRuntimeModel(path, loss=job["loss"], threads=job["threads"])
-    row = {"status": "ok", "device": "cpu",
-           "notes": f"ONNX Runtime does not train here: the scratch network, trained with the same "
-                    f"settings, exported to ONNX (opset {DEFAULT_OPSET}) and run by the CPU "
-                    f"execution provider",
-           **_inference_metrics(model, job, X_train, X_test),
-           "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
-           "train_accuracy": model.evaluate(X_train, y_train)["accuracy"]}
-    return row, model.predict_proba(X_test).astype(np.float64)
 
 
 def _complete_row(row, framework, job, n_test, started):

@@ -11,7 +11,9 @@ import io
 import json
 import os
 
+from . import contention
 from .files import atomic_write, atomic_write_text
+from .ratios import RATIO_COLUMNS
 
 #: The spec's keys first, in its order, then spreads, settings and versions.
 SPEC_COLUMNS = ["framework", "status", "layer_sizes", "train_time_per_epoch_s",
@@ -24,6 +26,10 @@ COLUMNS = SPEC_COLUMNS + [
     "batch_throughput_samples_per_s_min", "batch_throughput_samples_per_s_max",
     "peak_traced_mb", "peak_memory_method", "peak_gpu_memory_mb",
     "train_accuracy", "parity_max_abs_diff",
+    *[f"{ratio}{suffix}" for ratio in RATIO_COLUMNS.values() for suffix in ("", "_ci_low", "_ci_high")],
+    "target_ci", "rounds_stopped_by",
+    "disturbed", *contention.COLUMNS,
+    "train_step_instructions", "inference_instructions",
     "train_gflops_per_s", "sgemm_gflops_per_s", "fraction_of_sgemm",
     "preset", "activations", "loss", "dataset", "n_samples", "n_test", "epochs", "batch_size",
     "alpha", "seed", "precision", "device", "threads", "blas_threads", "torch_threads",
@@ -37,7 +43,7 @@ FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
 
 # The metric columns of the console and Markdown tables (names carry their units).
 TABLE = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
-         "batch_throughput_samples_per_s", "peak_memory_mb", "final_accuracy"]
+         "batch_throughput_samples_per_s", "peak_memory_mb", "final_accuracy", "contention"]
 
 
 def ordered(row):
@@ -140,17 +146,27 @@ def console_table(rows):
     return _text_table(*table_rows(rows))
 
 
-def _ratio_line(prefix, what, other, scratch, column):
-    """``what: other X s / scratch_numpy Y s = R x (winner faster, ...)``, or None when a
-    side lacks the figure (e.g. a metric the asv suite does not measure)."""
+def _ratio_line(prefix, what, scratch, other, column):
+    """``what: scratch_numpy X s / other Y s = R [low-high] (... faster, F x)``, or None when a
+    side lacks the figure (e.g. a metric the asv suite does not measure). R comes from the
+    other row's ratio column, with its 95 % interval; without one (asv results), from the
+    two medians."""
+    ratio_column = RATIO_COLUMNS[column]
     if not (other.get(column) and scratch.get(column)):
         return None
-    ratio = other[column] / scratch[column]
+    ratio, low, high = (other.get(ratio_column), other.get(f"{ratio_column}_ci_low"),
+                        other.get(f"{ratio_column}_ci_high"))
+    if ratio is None or low is None or high is None:
+        ratio, interval = scratch[column] / other[column], ""
+    else:
+        interval = f" [{low:.3g}-{high:.3g}, 95% CI]"
     name = other["framework"]
-    winner = "scratch_numpy" if ratio > 1 else name
-    return (f"{prefix}{what}: {name} {format_number(other[column])} s / scratch_numpy "
-            f"{format_number(scratch[column])} s = {ratio:.2f}x ({winner} faster, "
-            f"{max(ratio, 1 / ratio):.2f}x)")
+    winner = "scratch_numpy" if ratio < 1 else name
+    verdict = f"{winner} {max(ratio, 1 / ratio):.2f}x faster"
+    if interval and low <= 1 <= high:
+        verdict = "no clear winner: the interval includes 1"
+    return (f"{prefix}{what}: scratch_numpy {format_number(scratch[column])} s / {name} "
+            f"{format_number(other[column])} s = {ratio:.3g}{interval} ({verdict})")
 
 
 _TIMES = (("train_time_per_epoch_s", "Training time per epoch"),
@@ -158,20 +174,26 @@ _TIMES = (("train_time_per_epoch_s", "Training time per epoch"),
           ("single_sample_latency_s", "Single-sample latency"))
 
 
-def interpretation(rows):
-    """Speedup, memory ratio and parity per configuration, as the spec's example words them;
-    an onnxruntime row adds its inference ratios and its parity with the scratch network."""
-    lines = []
+def _by_group(rows):
     groups = {}
     for row in rows:
         groups.setdefault(_group(row), {})[row["framework"]] = row
+    return groups
+
+
+def interpretation(rows):
+    """Per configuration: the speed ratios scratch_numpy / other with their intervals, the
+    memory ratio and parity, as the spec's example words them; an onnxruntime row adds
+    its inference ratios and its parity with the scratch network."""
+    lines = []
+    groups = _by_group(rows)
     for group, by_framework in groups.items():
         scratch, torch_row = by_framework.get("scratch_numpy"), by_framework.get("pytorch")
         prefix = f"{group}: " if len(groups) > 1 else ""
         if not (scratch and torch_row and scratch["status"] == torch_row["status"] == "ok"):
             lines.append(f"{prefix}no ratio: both scratch_numpy and pytorch rows must be ok")
         else:
-            lines += filter(None, (_ratio_line(prefix, what, torch_row, scratch, column)
+            lines += filter(None, (_ratio_line(prefix, what, scratch, torch_row, column)
                                    for column, what in _TIMES))
             if scratch.get("peak_memory_mb") and torch_row.get("peak_memory_mb"):
                 ratio = torch_row["peak_memory_mb"] / scratch["peak_memory_mb"]
@@ -185,14 +207,43 @@ def interpretation(rows):
                          f"{format_number(torch_row['final_accuracy'])}")
         runtime = by_framework.get("onnxruntime")
         if scratch and runtime and scratch["status"] == runtime["status"] == "ok":
-            lines += filter(None, (_ratio_line(prefix, what, runtime, scratch, column)
+            lines += filter(None, (_ratio_line(prefix, what, scratch, runtime, column)
                                    for column, what in _TIMES[1:]))
             if runtime.get("parity_max_abs_diff") is not None:  # the asv suite does not measure it
                 lines.append(f"{prefix}Parity: largest |p_scratch - p_onnxruntime| on the held-out "
                              f"split = {format_number(runtime['parity_max_abs_diff'])}; accuracy "
                              f"{format_number(scratch['final_accuracy'])} vs "
                              f"{format_number(runtime['final_accuracy'])}")
-    return "\n".join(lines)
+    stops = list(dict.fromkeys(f"{_group(r)}: {r['rounds_stopped_by']}" if len(groups) > 1
+                               else r["rounds_stopped_by"] for r in rows if r.get("rounds_stopped_by")))
+    lines += [f"Rounds: {stop}" for stop in stops]
+    if any(r.get("rounds") == 1 and r.get(ratio) is not None for r in rows
+           for ratio in RATIO_COLUMNS.values()):
+        lines.append("Intervals from a single round show only the spread inside one pair of "
+                     "processes; --rounds 3 or more also covers the variation between processes.")
+    return "\n".join(lines + contention_warnings(rows))
+
+
+def disturbed_rows(rows):
+    """The rows measured while something else competed for the CPU (``disturbed``)."""
+    return [row for row in rows if row.get("disturbed")]
+
+
+def contention_warnings(rows):
+    """Console lines naming every disturbed row and why; none for a quiet run."""
+    disturbed = disturbed_rows(rows)
+    if not disturbed:
+        return []
+    lines = [f"WARNING: {len(disturbed)} of {len(rows)} rows were measured while other work "
+             f"competed for the CPU (contention or run-queue wait >= "
+             f"{contention.DISTURBED_AT:.2f}); their times are inflated and the ratios "
+             f"may be wrong:"]
+    lines += [f"  {row['framework']} ({_group(row)}): contention "
+              f"{format_number(row['contention'])}; "
+              f"{contention.describe(contention.from_columns(row))}" for row in disturbed]
+    lines.append("  Rerun on a quiet machine (stop other work, or use --threads 1 to leave "
+                 "cores free); --strict makes such a run exit with status 3.")
+    return lines
 
 
 def roofline_table(rows):
@@ -216,13 +267,32 @@ def roofline_table(rows):
     return _text_table(header, [[format_number(v) for v in line] for line in lines])
 
 
+def instructions_table(rows):
+    """Per configuration and framework: instructions of one training step and of one inference
+    over the held-out split, and their ratio to scratch_numpy's."""
+    header = ["preset", "framework", "train_step_instructions", "vs_scratch",
+              "inference_instructions", "vs_scratch"]
+    body = []
+    for group, by_framework in _by_group(rows).items():
+        scratch = by_framework.get("scratch_numpy", {})
+        for framework, row in by_framework.items():
+            line = [group, framework]
+            for column in ("train_step_instructions", "inference_instructions"):
+                mine, theirs = row.get(column), scratch.get(column)
+                line += [format_number(mine), format_number(theirs / mine if mine and theirs else None)]
+            body.append(line)
+    return _text_table(header, body)
+
+
 def markdown_table(rows):
     header, body = table_rows(rows)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in body]
-    settings = {key: rows[0].get(key) for key in ("threads", "repeats", "precision", "numpy_version",
+    settings = {key: rows[0].get(key) for key in ("threads", "repeats", "rounds", "precision", "numpy_version",
                                                   "torch_version", "python_version", "cpu")} if rows else {}
-    notes = "Medians over the timed runs, [min-max] after them. " + ", ".join(
+    notes = ("Medians over the timed runs, [min-max] after them; contention: the share of the "
+             "CPUs' time other processes or the hypervisor used while a row was timed (worst "
+             "round). ") + ", ".join(
         f"{key}: {value}" for key, value in settings.items())
     return "\n".join(lines) + "\n\n" + notes + "\n\n" + interpretation(rows) + "\n"
 
@@ -284,6 +354,8 @@ def write_png(rows, path):
         axes[0].legend(handles.values(), handles.keys())
     skipped = [f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}" for r in rows
                if r["status"] != "ok"]
+    skipped += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "
+                f"{format_number(r['contention'])})" for r in disturbed_rows(rows)]
     figure.suptitle(f"scratchnet: {' vs '.join(frameworks)} (medians; bars span min-max)"
                     + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
     figure.tight_layout()

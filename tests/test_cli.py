@@ -52,7 +52,7 @@ def test_console_script_is_declared():
 
 
 COMPARE_TINY = ["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--epochs", "1",
-                "--repeats", "2", "--threads", "1"]
+                "--repeats", "2", "--threads", "1", "--rounds", "1"]
 
 
 def test_compare_prints_the_table_and_writes_the_reports(tmp_path):
@@ -63,7 +63,7 @@ def test_compare_prints_the_table_and_writes_the_reports(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("framework") and " | status | train_time_per_epoch_s" in lines[0]
     assert lines[2].startswith("scratch_numpy | ok") and lines[3].startswith("pytorch       | ok")
-    assert any(line.startswith("Training time per epoch: pytorch") for line in lines)
+    assert any(line.startswith("Training time per epoch: scratch_numpy") for line in lines)
     assert any(line.startswith("Parity: largest |p_scratch - p_torch|") for line in lines)
     written = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert written == ["comparison_metrics.csv", "comparison_metrics.json", "comparison_metrics.md",
@@ -86,7 +86,7 @@ def test_compare_shows_progress_on_a_terminal(tmp_path):
     progress = os.read(leader, 65536).decode()
     os.close(leader)
     assert result.returncode == 0
-    assert "... scratch_numpy: 1 timed runs after 1 warm-up, in a fresh process" in progress
+    assert "... scratch_numpy: 1 timed runs after 1 warm-up, in a fresh process (round 1/1)" in progress
 
 
 def test_compare_without_torch_still_reports(tmp_path):
@@ -114,7 +114,8 @@ def test_compare_help_lists_every_api_argument():
     result = scratchnet("compare", "--help")
     for flag in ("--layer-sizes", "--activations", "--n-samples", "--epochs", "--batch-size",
                  "--alpha", "--seed", "--dataset", "--precision", "--loss", "--repeats",
-                 "--warmup", "--threads", "--frameworks", "--preset", "--out"):
+                 "--warmup", "--threads", "--frameworks", "--preset", "--out", "--rounds",
+                 "--target-ci", "--max-time", "--strict", "--instructions"):
         assert flag in result.stdout, flag
 
 
@@ -133,3 +134,22 @@ def test_compare_roofline_prints_and_records_the_rates(tmp_path):
         assert row["sgemm_gflops_per_s"] > 0 and 0 < row["fraction_of_sgemm"]
         assert row["fraction_of_sgemm"] == pytest.approx(row["train_gflops_per_s"]
                                                          / row["sgemm_gflops_per_s"], rel=1e-12)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--threads", "999"], "threads must be between 1 and"),
+    (["--threads", "many"], "expected a number of threads or 'all'"),
+    (["--target-ci", "2"], "target_ci must be a number between 0 and 1"),
+    (["--target-ci", "0.05", "--max-time", "0"], "max_time must be a positive number of seconds"),
+])
+def test_compare_refuses_bad_measurement_options_before_running(args, message, tmp_path):
+    result = scratchnet(*COMPARE_TINY, *args, "--out", str(tmp_path / "reports"))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "reports").exists()
+
+
+def test_threads_all_means_every_core_this_process_may_use():
+    import os
+    from scratchnet.cli import build_parser
+    args = build_parser().parse_args(["compare", "--threads", "all"])
+    assert args.threads == len(os.sched_getaffinity(0))

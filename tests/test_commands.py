@@ -173,7 +173,7 @@ def test_compare_with_onnxruntime_adds_an_inference_only_row(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     result = scratchnet("compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--epochs", "1",
-                        "--repeats", "2", "--threads", "1", "--with-onnxruntime",
+                        "--repeats", "2", "--threads", "1", "--rounds", "1", "--with-onnxruntime",
                         "--out", str(tmp_path / "reports"))
     assert result.returncode == 0, result.stderr
     rows = json.loads((tmp_path / "reports" / "comparison_metrics.json").read_text())
@@ -185,6 +185,11 @@ def test_compare_with_onnxruntime_adds_an_inference_only_row(tmp_path):
                    "batch_throughput_samples_per_s"):
         assert runtime[column] > 0 and runtime[f"{column}_min"] <= runtime[column] <= runtime[f"{column}_max"]
     assert runtime["parity_max_abs_diff"] <= 1e-5
+    assert runtime["train_time_ratio"] is None  # scratch_numpy / onnxruntime: inference only
+    for ratio, column in (("inference_latency_ratio", "inference_latency_per_sample_s"),
+                          ("single_sample_latency_ratio", "single_sample_latency_s")):
+        assert runtime[ratio] == pytest.approx(rows[0][column] / runtime[column], rel=1e-12)
+        assert runtime[f"{ratio}_ci_low"] <= runtime[ratio] <= runtime[f"{ratio}_ci_high"]
     assert runtime["final_accuracy"] == rows[0]["final_accuracy"]
     assert "onnxruntime" in result.stdout and "p_onnxruntime" in result.stdout
 

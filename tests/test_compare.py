@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from scratchnet import compare
+from scratchnet.ratios import RATIO_COLUMNS, ratio_with_interval
 from scratchnet.reports import COLUMNS, SPEC_COLUMNS
 
 pytest.importorskip("torch")
 
 TINY = dict(layer_sizes=[64, 16, 10], activations=["relu", "softmax"], n_samples=96, epochs=2,
-            batch_size=16, alpha=0.1, seed=42, repeats=3, warmup=1)
+            batch_size=16, alpha=0.1, seed=42, repeats=3, warmup=1, rounds=1)
 TIMED = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
          "batch_throughput_samples_per_s"]
 
@@ -38,12 +39,28 @@ def test_metrics_have_the_specs_units(rows):
     for row in rows:
         for column in TIMED:
             assert row[f"{column}_min"] <= row[column] <= row[f"{column}_max"], column
-        # seconds per epoch of 6 batches of a 64x16x10 net: well under a second, above a microsecond
-        assert 1e-6 < row["train_time_per_epoch_s"] < 1
-        assert 1e-9 < row["inference_latency_per_sample_s"] < row["single_sample_latency_s"] < 0.1
-        assert 1e2 < row["batch_throughput_samples_per_s"] < 1e9  # samples/s
-        assert 0 < row["peak_memory_mb"] < 2000  # MB
+        # positive and finite; how large is the machine's business (no claim on durations)
+        for column in TIMED + ["peak_memory_mb"]:
+            assert 0 < row[column] < float("inf"), column
         assert 0 <= row["final_accuracy"] <= 1 and 0 <= row["train_accuracy"] <= 1
+
+
+def test_the_other_row_carries_the_ratios_with_their_interval(rows):
+    scratch, torch_row = rows
+    for column, ratio in RATIO_COLUMNS.items():
+        assert scratch[ratio] is None
+        assert torch_row[ratio] == pytest.approx(scratch[column] / torch_row[column], rel=1e-12)
+        assert torch_row[f"{ratio}_ci_low"] <= torch_row[ratio] <= torch_row[f"{ratio}_ci_high"]
+
+
+def test_each_row_says_what_else_used_the_cpu(rows):
+    for row in rows:
+        if not os.path.exists("/proc/stat"):
+            assert row["contention"] is None
+            continue
+        assert 0 <= row["contention"] <= 1 and 0 <= row["contention_runqueue_wait"] <= 1
+        assert row["disturbed"] in (True, False) and row["contention_window_s"] > 0
+        assert row["contention_cpus"] == len(os.sched_getaffinity(0))
 
 
 def test_parity_is_measured_and_shared(rows):
@@ -60,6 +77,7 @@ def test_one_thread_count_for_both(rows):
     assert scratch["torch_threads"] is None  # torch is never imported in the NumPy worker
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 def test_more_threads_are_applied_to_both():
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1}, threads=2)
     assert [(r["blas_threads"], r["torch_threads"]) for r in rows[:2]] == [(2, None), (2, 2)]
@@ -135,7 +153,7 @@ def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
         return row, proba
 
     monkeypatch.setattr(compare, "_run_isolated", recording)
-    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 2}, threads=1, rounds=3,
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 2, "rounds": 3}, threads=1,
                                               frameworks=["scratch_numpy", "pytorch"])
     assert calls == ["scratch_numpy", "pytorch"] * 3
     for row in rows:
@@ -156,7 +174,7 @@ def test_a_round_that_fails_makes_the_row_an_error(monkeypatch):
         return real(framework, folder)
 
     monkeypatch.setattr(compare, "_worker_command", second_pytorch_round_dies)
-    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1}, threads=1, rounds=2)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1, "rounds": 2}, threads=1)
     assert rows[0]["status"] == "ok" and rows[1]["status"] == "error"
     assert "exit status 5" in rows[1]["notes"] and "(in round 2 of 2)" in rows[1]["notes"]
 
@@ -176,6 +194,10 @@ def test_a_script_without_a_main_guard_can_call_it(tmp_path):
     (dict(layer_sizes=[64, 16, 5]), r"layer_sizes\[-1\] must be at least 10"),
     (dict(repeats=0), "repeats must be an integer >= 1"),
     (dict(threads=0), "threads must be an integer >= 1"),
+    (dict(threads=999), r"threads must be between 1 and \d+, the cores this process may use"),
+    (dict(target_ci=0), "target_ci must be a number between 0 and 1"),
+    (dict(target_ci=1.5), "target_ci must be a number between 0 and 1"),
+    (dict(target_ci=0.05, max_time=-1), "max_time must be a positive number of seconds"),
     (dict(rounds=0), "rounds must be an integer >= 1"),
     (dict(frameworks=["jax"]), "frameworks must be a non-empty list drawn from"),
     (dict(precision="float16"), r"precision must be one of \['float32', 'float64'\]"),
@@ -201,7 +223,7 @@ def test_memory_counts_a_100_mb_model_for_both_frameworks():
     weights_mb = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) * 4 / 2 ** 20
     assert weights_mb > 100
     rows = compare.benchmark_scratch_vs_torch(sizes, ["relu", "softmax"], n_samples=8, epochs=1,
-                                              batch_size=8, repeats=1, warmup=0)
+                                              batch_size=8, repeats=1, warmup=0, rounds=1)
     for row in rows:
         assert row["status"] == "ok", row["notes"]
         assert row["peak_memory_mb"] >= weights_mb, (row["framework"], row["peak_memory_mb"])
@@ -227,3 +249,112 @@ def test_sgemm_rate_is_plausible():
     from scratchnet.benchmark import measure_sgemm_gflops
     rate = measure_sgemm_gflops(n=256, runs=3, warmup=1)
     assert 0.1 < rate < 1e5  # GFLOP/s
+
+
+def test_the_default_thread_count_is_one_and_never_above_the_cores():
+    assert compare.check_threads(None) == min(compare.DEFAULT_THREADS, len(os.sched_getaffinity(0)))
+    assert compare.check_threads(len(os.sched_getaffinity(0))) == len(os.sched_getaffinity(0))
+
+
+# ------------------------------------------------ rounds, intervals and --target-ci, faked
+class FakeWorkers:
+    """Stands in for _run_isolated: rows whose runs come from a seeded generator, scratch
+    ``speed`` times as fast as torch, each round slowed by a shared random factor and
+    each run by its own ``noise``; every call advances a fake clock by 10 s."""
+
+    def __init__(self, noise, speed=0.5, seed=0):
+        self.rng, self.noise, self.speed, self.now, self.calls = (
+            np.random.default_rng(seed), noise, speed, 0.0, [])
+
+    def clock(self):
+        return self.now
+
+    def __call__(self, framework, job):
+        self.calls.append(framework)
+        self.now += 10.0
+        if framework == "scratch_numpy":
+            self.round_factor = self.rng.lognormal(0, 0.1)
+        base = self.round_factor * (self.speed if framework == "scratch_numpy" else 1.0)
+        runs = {column: list(base * self.rng.lognormal(0, self.noise, job["repeats"]))
+                for column in RATIO_COLUMNS}
+        window = {"window_s": 1.0, "cpus": 2, "contention": 0.02 if len(self.calls) != 4 else 0.5,
+                  "others_cpu": 0.02, "steal": 0.0, "runqueue_wait": 0.0,
+                  "own_cpu_per_thread": 1.0, "load_average_before": 0.1, "load_average_after": 0.1}
+        row = {"status": "ok", "notes": "", "_runs": runs, "_contention": window,
+               **{column: float(np.median(values)) for column, values in runs.items()}}
+        return row, np.zeros((job["data"][2].shape[0], 10))
+
+
+def fake_run(monkeypatch, workers, **arguments):
+    monkeypatch.setattr(compare, "_run_isolated", workers)
+    return compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 7, **arguments},
+                                              frameworks=["scratch_numpy", "pytorch"],
+                                              clock=workers.clock)
+
+
+def test_ratios_come_from_the_paired_rounds(monkeypatch):
+    workers = FakeWorkers(noise=0.05)
+    rows = fake_run(monkeypatch, workers, rounds=3)
+    assert workers.calls == ["scratch_numpy", "pytorch"] * 3
+    workers_again = FakeWorkers(noise=0.05)  # the same runs, to recompute the ratio directly
+    measured = {f: [] for f in ("scratch_numpy", "pytorch")}
+    for _ in range(3):
+        for framework in measured:
+            measured[framework].append(workers_again(framework, {"repeats": 7, "data": [0, 0, np.zeros((24, 64))]})[0])
+    expected = ratio_with_interval([r["_runs"]["train_time_per_epoch_s"] for r in measured["scratch_numpy"]],
+                                   [r["_runs"]["train_time_per_epoch_s"] for r in measured["pytorch"]])
+    torch_row = rows[1]
+    assert (torch_row["train_time_ratio"], torch_row["train_time_ratio_ci_low"],
+            torch_row["train_time_ratio_ci_high"]) == pytest.approx((expected.value, expected.low, expected.high))
+    assert torch_row["rounds"] == 3 and torch_row["rounds_stopped_by"] is None
+
+
+def test_the_worst_round_decides_the_contention_columns(monkeypatch):
+    rows = fake_run(monkeypatch, FakeWorkers(noise=0.05), rounds=3)
+    scratch, torch_row = rows
+    assert torch_row["contention"] == 0.5 and torch_row["disturbed"] is True  # its 2nd round (4th call)
+    assert scratch["contention"] == 0.02 and scratch["disturbed"] is False
+
+
+def test_target_ci_stops_when_every_interval_is_narrow_enough(monkeypatch):
+    workers = FakeWorkers(noise=0.01)
+    rows = fake_run(monkeypatch, workers, rounds=1, target_ci=0.05)
+    assert len(workers.calls) == 2 * compare.MIN_ROUNDS_FOR_TARGET  # checked only after 3 rounds
+    torch_row = rows[1]
+    assert torch_row["rounds"] == 3 and torch_row["target_ci"] == 0.05
+    assert torch_row["rounds_stopped_by"].startswith("target reached after 3 rounds: the widest "
+                                                     "interval is +-")
+    for ratio in RATIO_COLUMNS.values():
+        low, high = torch_row[f"{ratio}_ci_low"], torch_row[f"{ratio}_ci_high"]
+        assert (high - low) / 2 <= 0.05 * torch_row[ratio]
+
+
+def test_target_ci_keeps_adding_rounds_until_max_time(monkeypatch):
+    workers = FakeWorkers(noise=0.8)  # far too noisy for +-1 %
+    rows = fake_run(monkeypatch, workers, target_ci=0.01, max_time=95)
+    # each round advances the fake clock by 20 s: checks at 60, 80 and 100 s
+    assert len(workers.calls) == 2 * 5 and rows[1]["rounds"] == 5
+    assert rows[1]["rounds_stopped_by"].startswith("max_time reached after 5 rounds (100 s >= 95 s): "
+                                                   "the widest interval is +-")
+    assert rows[0]["rounds_stopped_by"] == rows[1]["rounds_stopped_by"]
+
+
+def test_target_ci_stops_on_a_failed_round(monkeypatch):
+    workers = FakeWorkers(noise=0.8)
+    real = workers.__call__
+
+    def failing(framework, job):
+        row, proba = real(framework, job)
+        if len(workers.calls) == 8:
+            return {"status": "error", "notes": "worker process failed (exit status 9): boom"}, None
+        return row, proba
+
+    workers_call = failing
+    workers_call.clock = workers.clock
+    monkeypatch.setattr(compare, "_run_isolated", workers_call)
+    rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 7}, target_ci=0.01,
+                                              frameworks=["scratch_numpy", "pytorch"],
+                                              clock=workers.clock)
+    assert len(workers.calls) == 8 and rows[1]["status"] == "error"
+    assert rows[1]["rounds_stopped_by"] == "a round failed after 4 rounds"
+    assert "(in round 4 of 4)" in rows[1]["notes"] and rows[1]["train_time_ratio"] is None

@@ -81,10 +81,50 @@ def test_console_table_follows_the_spec_and_interprets(tmp_path):
     assert set(rule) == {"-"}
     assert "0.0035 [0.00315-0.0042]" in table
     text = reports.interpretation(rows)
-    assert "default: Training time per epoch: pytorch 0.0077 s / scratch_numpy 0.0035 s = 2.20x " \
-           "(scratch_numpy faster, 2.20x)" in text
+    # no interval columns (as in asv results): the ratio of the medians, no interval
+    assert "default: Training time per epoch: scratch_numpy 0.0035 s / pytorch 0.0077 s = 0.455 " \
+           "(scratch_numpy 2.20x faster)" in text
     assert "default: Memory ratio: pytorch 86 MB / scratch_numpy 8.25 MB = 10.42x" in text
     assert "Parity: largest |p_scratch - p_torch| on the held-out split = 1.600e-07" in text
+
+
+def with_intervals(rows, low, high, rounds=3):
+    for row in rows:
+        row["rounds"] = rounds
+        if row["framework"] == "pytorch":
+            row.update(train_time_ratio=1 / 2.2, train_time_ratio_ci_low=low,
+                       train_time_ratio_ci_high=high)
+    return rows
+
+
+def test_ratios_are_printed_with_their_interval():
+    text = reports.interpretation(with_intervals(fake_rows(), 0.41, 0.5))
+    assert "default: Training time per epoch: scratch_numpy 0.0035 s / pytorch 0.0077 s = 0.455 " \
+           "[0.41-0.5, 95% CI] (scratch_numpy 2.20x faster)" in text
+    assert "single round" not in text
+    text = reports.interpretation(with_intervals(fake_rows(), 0.41, 1.05, rounds=1))
+    assert "= 0.455 [0.41-1.05, 95% CI] (no clear winner: the interval includes 1)" in text
+    assert "Intervals from a single round show only the spread inside one pair of processes" in text
+
+
+def test_disturbed_rows_are_named_with_the_reason():
+    rows = fake_rows()
+    for row in rows[:4]:
+        row.update(contention=0.01, disturbed=False)
+    rows[1].update(contention=0.48, disturbed=True, contention_others_cpu=0.47, contention_steal=0.01,
+                   contention_runqueue_wait=0.3, contention_own_cpu_per_thread=0.9,
+                   contention_window_s=1.5, contention_cpus=2, load_average_before=1.0,
+                   load_average_after=1.9)
+    assert reports.disturbed_rows(rows) == [rows[1]]
+    warning = reports.contention_warnings(rows)
+    assert warning[0].startswith("WARNING: 1 of 5 rows were measured while other work competed")
+    assert warning[1] == ("  pytorch (default): contention 0.48; other processes used 47% of the 2 "
+                          "CPUs, the hypervisor took 1%, our threads waited for a CPU 30% of the "
+                          "time, load average 1.00 -> 1.90 (over 1.50 s)")
+    assert "--strict" in warning[-1]
+    assert "\n".join(warning) in reports.interpretation(rows)
+    assert "| 0.48 |" in reports.markdown_table(rows)
+    assert reports.contention_warnings(rows[:1] + rows[2:]) == []
 
 
 def test_markdown_table_pastes_into_a_pull_request():

@@ -1,0 +1,254 @@
+"""Deterministic instruction counts: what one training step and one inference cost,
+counted by valgrind instead of timed.
+
+For each framework one process runs under ``valgrind --tool=callgrind`` with
+one thread (``OMP_NUM_THREADS`` and friends = 1, and threadpoolctl / torch
+set to 1), ``PYTHONHASHSEED=0``, and ``--dump-before=getpgrp``. The worker
+(``scratchnet._instruction_worker``) ends each region of work with a call of
+``os.getpgrp()``, so callgrind writes every region's count to a file of its
+own. For each configuration it trains a fresh model for E epochs and another
+for 2E, and runs K then 2K forwards of the held-out split:
+
+    train_step_instructions = (count(fit 2E epochs) - count(fit E epochs)) / (E x steps per epoch)
+    inference_instructions  = (count(2K forwards) - count(K forwards)) / K
+
+Starting Python, importing the framework, building the model and the first
+call's lazy set-up are outside both regions or cancel in the difference, so
+nothing but the steps themselves is counted. Two runs agree to a few
+instructions (the tests hold them to 0.5 %), whatever else the machine does.
+
+What a count does not tell: valgrind runs one thread at a time and emulates
+a CPU without AVX-512, so BLAS libraries pick other kernels than in a real
+run, and no cache miss, memory stall or thread wake-up is in the figure. It
+is a regression signal for a commit's *work* (an extra copy per batch shows
+at once), not a speed: wall times and their ratios remain the speed figures.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+INSTALL_HINT = ("valgrind is not installed: apt-get install valgrind on Debian/Ubuntu, "
+                "dnf install valgrind on Fedora")
+#: The frameworks whose CPU instructions can be counted (pytorch_cuda runs on the GPU).
+COUNTED = ("scratch_numpy", "pytorch", "onnxruntime")
+#: Training steps per region at least (E epochs make at least this many steps).
+MIN_STEPS = 16
+#: Forwards of the held-out split in the first inference region (the second has twice as many).
+INFERENCE_RUNS = 2
+#: Seconds one framework's valgrind process may take before it is stopped.
+TIMEOUT = 1800
+#: One thread everywhere, and a fixed hash seed so dict and set order repeat.
+ENVIRONMENT = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+
+
+class InstructionCountError(RuntimeError):
+    """valgrind or the worker failed; the message says how."""
+
+
+def valgrind():
+    """The path of the valgrind command, or None where it is not installed."""
+    return shutil.which("valgrind")
+
+
+def make_config(layer_sizes, activations, n_samples, batch_size, alpha, seed, loss="mse",
+                precision="float32", dataset=None):
+    """The settings of one count: a comparison's, plus E (``train_epochs``, enough epochs for
+    ``MIN_STEPS`` steps) and K (``inference_runs``). ``dataset`` defaults as in compare."""
+    from .compare import default_dataset
+    steps_per_epoch = math.ceil(n_samples / batch_size)
+    return dict(layer_sizes=list(layer_sizes), activations=list(activations), loss=loss,
+                precision=precision, dataset=dataset or default_dataset(layer_sizes[0], n_samples),
+                n_samples=n_samples, batch_size=batch_size, alpha=alpha, seed=seed,
+                train_epochs=math.ceil(MIN_STEPS / steps_per_epoch), inference_runs=INFERENCE_RUNS)
+
+
+def config_from_row(row):
+    """The count's settings for a report row of ``scratchnet compare``."""
+    return make_config([int(n) for n in row["layer_sizes"].split("x")], row["activations"].split(","),
+                       row["n_samples"], row["batch_size"], row["alpha"], row["seed"],
+                       loss=row["loss"], precision=row["precision"], dataset=row["dataset"])
+
+
+def _command(framework, folder, lazy):
+    """valgrind's command line; ``lazy``: instrumentation off until callgrind_control turns
+    it on, so the imports before the regions run at near-native speed."""
+    return [valgrind(), "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.out",
+            "--dump-before=getpgrp", "--dump-instr=no", "--dump-line=no",
+            f"--instr-atstart={'no' if lazy else 'yes'}",
+            sys.executable, "-m", "scratchnet._instruction_worker", framework,
+            os.path.dirname(folder), folder] + (["wait"] if lazy else [])
+
+
+def write_job(configs, folder):
+    """job.json and, per config, data_<index>.npz (its arrays, loaded here rather than
+    in the worker, where importing the data sets' libraries would cost billions of
+    instructions of valgrind's time)."""
+    from .compare import load_config_data
+    for index, config in enumerate(configs):
+        X_train, y_train, X_test, y_test = load_config_data(config)
+        np.savez(os.path.join(folder, f"data_{index}.npz"), X_train=X_train, y_train=y_train,
+                 X_test=X_test, y_test=y_test)
+    with open(os.path.join(folder, "job.json"), "w") as handle:
+        json.dump({"configs": configs}, handle)
+
+
+def start(framework, folder):
+    """Start one framework's valgrind process over the job in ``folder``'s parent; returns
+    the Popen. Its output goes to ``folder``/valgrind.log."""
+    lazy = shutil.which("callgrind_control") is not None
+    with open(os.path.join(folder, "valgrind.log"), "w") as log:
+        process = subprocess.Popen(_command(framework, folder, lazy),
+                                   env={**os.environ, **ENVIRONMENT}, stdout=subprocess.PIPE,
+                                   stderr=log, text=True)
+    process.lazy = lazy
+    return process
+
+
+def _switch_instrumentation_on(process, folder, deadline):
+    """Wait for the worker's "ready", have callgrind_control switch instrumentation on, then
+    let the worker go on (it polls for ``folder``/go)."""
+    line = process.stdout.readline()  # returns "" if the process ends first
+    if line.strip() != "ready":
+        return
+    done = subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], capture_output=True,
+                          text=True, timeout=max(1.0, deadline - time.monotonic()))
+    if done.returncode != 0:
+        process.kill()
+        raise InstructionCountError(f"callgrind_control could not switch instrumentation on: "
+                                    f"{(done.stderr or done.stdout).strip()}")
+    open(os.path.join(folder, "go"), "w").close()
+
+
+def read_dump_totals(folder):
+    """Every dump's instruction total, in the order callgrind wrote them."""
+    dumps = []
+    for name in os.listdir(folder):
+        match = re.fullmatch(r"callgrind\.out\.(\d+)", name)
+        if match:
+            dumps.append((int(match.group(1)), os.path.join(folder, name)))
+    totals = []
+    for _, path in sorted(dumps):
+        with open(path) as handle:
+            found = re.search(r"^(?:totals|summary):\s*(\d+)", handle.read(), re.M)
+        if found is None:
+            raise InstructionCountError(f"callgrind dump {path!r} has no total")
+        totals.append(int(found.group(1)))
+    return totals
+
+
+def counts_from_regions(marks, totals, configs):
+    """Per config ``{"train_step_instructions", "inference_instructions"}`` from the
+    worker's region labels and callgrind's totals (one per label, in order)."""
+    if len(totals) != len(marks):
+        raise InstructionCountError(
+            f"callgrind wrote {len(totals)} region counts but the worker marked {len(marks)} "
+            f"regions: something else in the process called getpgrp")
+    regions = dict(zip(marks, totals))
+    results = []
+    for index, config in enumerate(configs):
+        def region(name):
+            return regions.get(f"{index}/{name}")
+
+        steps = config["train_epochs"] * math.ceil(config["n_samples"] / config["batch_size"])
+        train = None
+        if region("train_a") is not None:
+            train = (region("train_b") - region("train_a")) / steps
+        inference = (region("infer_b") - region("infer_a")) / config["inference_runs"]
+        results.append({"train_step_instructions": train, "inference_instructions": inference})
+    return results
+
+
+def finish(process, folder, configs, timeout=TIMEOUT):
+    """Wait for a process from ``start`` and return its per-config counts."""
+    deadline = time.monotonic() + timeout
+    try:
+        if process.lazy:
+            _switch_instrumentation_on(process, folder, deadline)
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise InstructionCountError(f"valgrind ran longer than {timeout} s and was stopped")
+    finally:
+        process.stdout.close()
+    marks_path = os.path.join(folder, "marks.json")
+    if process.returncode != 0 or not os.path.exists(marks_path):
+        with open(os.path.join(folder, "valgrind.log")) as handle:
+            log = handle.read().splitlines()
+        lines = [line for line in log if line.strip() and not line.startswith("==")]
+        raise InstructionCountError(f"the valgrind run failed (exit status {process.returncode}): "
+                                    f"{(lines or log or ['no output'])[-1]}")
+    with open(marks_path) as handle:
+        marks = json.load(handle)
+    return counts_from_regions(marks, read_dump_totals(folder), configs)
+
+
+def count_instructions(frameworks, configs, timeout=TIMEOUT):
+    """``{framework: [counts per config] or InstructionCountError}``: one valgrind
+    process per framework, all running at once (valgrind runs one thread each)."""
+    if valgrind() is None:
+        raise InstructionCountError(INSTALL_HINT)
+    with tempfile.TemporaryDirectory(prefix="scratchnet-valgrind-") as root:
+        write_job(configs, root)
+        running = {}
+        for framework in frameworks:
+            folder = os.path.join(root, framework)
+            os.mkdir(folder)
+            running[framework] = (start(framework, folder), folder)
+        results = {}
+        for framework, (process, folder) in running.items():
+            try:
+                results[framework] = finish(process, folder, configs, timeout)
+            except InstructionCountError as exc:
+                results[framework] = exc
+    return results
+
+
+def add_instruction_counts(rows, progress=None):
+    """Fill ``train_step_instructions`` and ``inference_instructions`` of every ok row
+    whose framework can be counted, each configuration counted once; rows that cannot
+    be counted get a note saying why."""
+    counted = [row for row in rows if row["status"] == "ok" and row["framework"] in COUNTED]
+    for row in rows:
+        if row["status"] == "ok" and row["framework"] not in COUNTED:
+            _note(row, "instructions are counted on the CPU only")
+    if not counted:
+        return rows
+    if valgrind() is None:
+        for row in counted:
+            _note(row, f"instructions not counted: {INSTALL_HINT}")
+        return rows
+    keys, configs = [], []
+    for row in counted:
+        config = config_from_row(row)
+        if config not in configs:
+            configs.append(config)
+        keys.append(configs.index(config))
+    frameworks = list(dict.fromkeys(row["framework"] for row in counted))
+    if progress:
+        progress(f"counting instructions under valgrind: {', '.join(frameworks)} over "
+                 f"{len(configs)} configuration{'s' if len(configs) > 1 else ''} (one process each)")
+    results = count_instructions(frameworks, configs)
+    for row, key in zip(counted, keys):
+        result = results[row["framework"]]
+        if isinstance(result, InstructionCountError):
+            _note(row, f"instructions not counted: {result}")
+        else:
+            row.update(result[key])
+    return rows
+
+
+def _note(row, text):
+    row["notes"] = "; ".join(filter(None, [row.get("notes"), text]))
+

@@ -1,0 +1,115 @@
+"""Instruction counts: the region arithmetic on recorded totals, the missing-valgrind note,
+and real valgrind runs that must agree with each other."""
+import json
+
+import pytest
+
+from scratchnet import instructions
+from scratchnet.instructions import InstructionCountError, counts_from_regions, make_config
+
+SMALL = dict(layer_sizes=[64, 32, 10], activations=["relu", "softmax"], n_samples=96,
+             batch_size=16, alpha=0.1, seed=42)
+
+
+def test_a_config_has_enough_epochs_for_the_minimum_steps():
+    config = make_config(**SMALL)  # 6 steps an epoch
+    assert config["train_epochs"] == 3 and config["inference_runs"] == instructions.INFERENCE_RUNS
+    assert config["dataset"] == "digits" and config["precision"] == "float32"
+    assert make_config(**{**SMALL, "n_samples": 8192, "batch_size": 8})["train_epochs"] == 1
+
+
+def test_config_from_a_report_row():
+    row = {"layer_sizes": "64x32x10", "activations": "relu,softmax", "loss": "mse",
+           "precision": "float32", "dataset": "digits", "n_samples": 96, "batch_size": 16,
+           "alpha": 0.1, "seed": 42}
+    assert instructions.config_from_row(row) == make_config(**SMALL)
+
+
+def test_counts_are_the_differences_of_the_regions():
+    config = make_config(**SMALL)  # 3 epochs of 6 steps = 18 steps between the two fits
+    marks = ["0/setup", "0/train_a", "0/build", "0/train_b", "0/infer_a", "0/infer_b"]
+    totals = [9_000_000_000, 1_000_000, 50_000, 1_900_000, 300_000, 580_000]
+    counts = counts_from_regions(marks, totals, [config])[0]
+    assert counts["train_step_instructions"] == pytest.approx(900_000 / 18)
+    assert counts["inference_instructions"] == pytest.approx(280_000 / 2)
+
+
+def test_an_inference_only_framework_has_no_training_count():
+    config = make_config(**SMALL)
+    counts = counts_from_regions(["0/setup", "0/infer_a", "0/infer_b"], [5, 300, 580], [config])[0]
+    assert counts["train_step_instructions"] is None and counts["inference_instructions"] == 140
+
+
+def test_a_stray_dump_is_an_error_not_a_wrong_figure():
+    with pytest.raises(InstructionCountError, match="callgrind wrote 3 region counts but the worker "
+                                                    "marked 2 regions"):
+        counts_from_regions(["0/setup", "0/infer_a"], [1, 2, 3], [make_config(**SMALL)])
+
+
+def test_dump_totals_are_read_in_callgrind_order(tmp_path):
+    for number, total in ((2, 20), (10, 100), (1, 10)):
+        (tmp_path / f"callgrind.out.{number}").write_text(f"events: Ir\nfn=x\n1 5\ntotals: {total}\n")
+    (tmp_path / "callgrind.out").write_text("totals: 999\n")  # the dump at exit is not a region
+    assert instructions.read_dump_totals(tmp_path) == [10, 20, 100]
+    (tmp_path / "callgrind.out.11").write_text("events: Ir\n")
+    with pytest.raises(InstructionCountError, match="has no total"):
+        instructions.read_dump_totals(tmp_path)
+
+
+def test_without_valgrind_the_columns_stay_empty_with_a_note(monkeypatch):
+    monkeypatch.setattr(instructions, "valgrind", lambda: None)
+    rows = [{"framework": "scratch_numpy", "status": "ok", "notes": ""},
+            {"framework": "pytorch_cuda", "status": "ok", "notes": "x"},
+            {"framework": "pytorch", "status": "skipped", "notes": "torch not installed"}]
+    instructions.add_instruction_counts(rows)
+    assert rows[0]["notes"] == f"instructions not counted: {instructions.INSTALL_HINT}"
+    assert "apt-get install valgrind" in rows[0]["notes"]
+    assert rows[1]["notes"] == "x; instructions are counted on the CPU only"
+    assert rows[2]["notes"] == "torch not installed"
+    assert "train_step_instructions" not in rows[0]
+    with pytest.raises(InstructionCountError, match="valgrind is not installed"):
+        instructions.count_instructions(["scratch_numpy"], [make_config(**SMALL)])
+
+
+needs_valgrind = pytest.mark.skipif(instructions.valgrind() is None, reason=instructions.INSTALL_HINT)
+
+
+@pytest.mark.slow
+@needs_valgrind
+def test_compare_counts_and_a_second_run_agrees(tmp_path):
+    """`compare --instructions` fills the columns and prints the table; counting the same
+    configuration again (another pair of valgrind processes) agrees within 0.5 % on every
+    figure of both frameworks."""
+    import subprocess
+    import sys
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, "-m", "scratchnet", "compare", "--layer-sizes", "64,32,10", "--n-samples",
+         "96", "--batch-size", "16", "--epochs", "1", "--repeats", "1", "--rounds", "1",
+         "--instructions", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 3), result.stderr  # 3: the machine was busy (--strict is off)
+    rows = json.loads((tmp_path / "comparison_metrics.json").read_text())
+    table = result.stdout.split("instructions (valgrind")[1].splitlines()
+    assert table[1].split(" | ")[0].strip() == "preset" and "custom" in table[3]
+    frameworks = [row["framework"] for row in rows]
+    assert frameworks == ["scratch_numpy", "pytorch"]
+    again = instructions.count_instructions(frameworks, [instructions.config_from_row(rows[0])])
+    for row in rows:
+        second = again[row["framework"]]
+        assert not isinstance(second, Exception), second
+        for column in ("train_step_instructions", "inference_instructions"):
+            first, then = row[column], second[0][column]
+            assert first > 1000, (row["framework"], column, first)
+            assert abs(first - then) / first <= 0.005, \
+                f"{row['framework']} {column}: {first} then {then} ({abs(first - then) / first:.3%})"
+
+
+@pytest.mark.slow
+@needs_valgrind
+def test_more_work_per_step_gives_more_instructions_per_step():
+    """A layer four times as wide does about four times the arithmetic per step: the count
+    must grow, and by more than its noise."""
+    configs = [make_config(**SMALL), make_config(**{**SMALL, "layer_sizes": [64, 128, 10]})]
+    counts = instructions.count_instructions(["scratch_numpy"], configs)["scratch_numpy"]
+    assert counts[1]["train_step_instructions"] > 1.2 * counts[0]["train_step_instructions"], counts
+    assert counts[1]["inference_instructions"] > 1.2 * counts[0]["inference_instructions"], counts
