@@ -7,7 +7,6 @@ import sys
 import numpy as np
 
 from .base import TrainingDivergedError
-from .reports import instructions_table
 from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
 from .onnx_export import DEFAULT_OPSET
 from .training import TRAIN_FRAMEWORKS
@@ -109,7 +108,7 @@ EXIT_DISTURBED = 3
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
     from .compare import ALL_PRESETS as PRESETS, benchmark_scratch_vs_torch, default_frameworks
-    from .reports import disturbed_rows, roofline_table, write_reports
+    from .reports import disturbed_rows, instructions_table, roofline_table, write_reports
 
     names = list(PRESETS) if args.preset == "all" else [args.preset]
     overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS

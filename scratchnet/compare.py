@@ -255,12 +255,13 @@ def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
     runnable = [f for f in frameworks if _skip_reason(f) is None]
     measured = {framework: [] for framework in runnable}
     minimum = max(job["rounds"], MIN_ROUNDS_FOR_TARGET) if target_ci else job["rounds"]
+    target = f"+-{target_ci * 100:g}%" if target_ci else None
     round_ = 0
     while True:
         round_ += 1
         for framework in runnable:
             if progress:
-                goal = (f"; until every ratio is within +-{target_ci:.0%} or {max_time:g} s"
+                goal = (f"; until every ratio is within {target} or {max_time:g} s"
                         if target_ci else f"/{job['rounds']}")
                 progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} warm-up, "
                          f"in a fresh process (round {round_}{goal})")
@@ -277,12 +278,12 @@ def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
             return measured, "no ratio to narrow: scratch_numpy and another framework must both run"
         if widest <= target_ci:
             return measured, (f"target reached after {round_} rounds: the widest interval is "
-                              f"+-{widest:.1%} <= +-{target_ci:.0%}")
+                              f"+-{widest:.1%} <= {target}")
         elapsed = clock() - started
         if elapsed >= max_time:
             return measured, (f"max_time reached after {round_} rounds ({elapsed:.0f} s >= "
                               f"{max_time:g} s): the widest interval is +-{widest:.1%} > "
-                              f"+-{target_ci:.0%}")
+                              f"{target}")
 
 
 def _ratio_objects(measured):

@@ -238,11 +238,13 @@ def contention_warnings(rows):
              f"competed for the CPU (contention or run-queue wait >= "
              f"{contention.DISTURBED_AT:.2f}); their times are inflated and the ratios "
              f"may be wrong:"]
-    lines += [f"  {row['framework']} ({_group(row)}): contention "
-              f"{format_number(row['contention'])}; "
+    lines += [f"  {row['framework']} ({_group(row)}): contention {row['contention']:.2f}; "
               f"{contention.describe(contention.from_columns(row))}" for row in disturbed]
-    lines.append("  Rerun on a quiet machine (stop other work, or use --threads 1 to leave "
-                 "cores free); --strict makes such a run exit with status 3.")
+    advice = "rerun when the machine is quiet"
+    if any((row.get("threads") or 1) > 1 for row in disturbed):
+        advice += ", or with --threads 1, which leaves the other cores to the other work"
+    lines.append(f"  To trust these figures, {advice}; --strict makes such a run exit with "
+                 f"status 3.")
     return lines
 
 

@@ -245,10 +245,18 @@ def test_roofline_columns():
     assert rows[1]["sgemm_gflops_per_s"] == 3.0 and "train_gflops_per_s" not in rows[1]
 
 
-def test_sgemm_rate_is_plausible():
-    from scratchnet.benchmark import measure_sgemm_gflops
-    rate = measure_sgemm_gflops(n=256, runs=3, warmup=1)
-    assert 0.1 < rate < 1e5  # GFLOP/s
+def test_sgemm_rate_is_the_flops_over_each_run(monkeypatch):
+    """2 n^3 flops per call over each call's seconds (a fake clock: 0.25 s per call)."""
+    from scratchnet import benchmark
+    now = [0.0]
+
+    def clock():
+        now[0] += 0.25  # read twice per call
+        return now[0]
+
+    monkeypatch.setattr(benchmark, "CLOCK", clock)
+    rate = benchmark.measure_sgemm_gflops(n=64, runs=3, warmup=1)
+    assert len(rate.runs) == 3 and float(rate) == pytest.approx(2 * 64 ** 3 / 1e9 / 0.25)
 
 
 def test_the_default_thread_count_is_one_and_never_above_the_cores():

@@ -121,7 +121,9 @@ def test_disturbed_rows_are_named_with_the_reason():
     assert warning[1] == ("  pytorch (default): contention 0.48; other processes used 47% of the 2 "
                           "CPUs, the hypervisor took 1%, our threads waited for a CPU 30% of the "
                           "time, load average 1.00 -> 1.90 (over 1.50 s)")
-    assert "--strict" in warning[-1]
+    assert warning[-1] == ("  To trust these figures, rerun when the machine is quiet, or with "
+                           "--threads 1, which leaves the other cores to the other work; --strict "
+                           "makes such a run exit with status 3.")
     assert "\n".join(warning) in reports.interpretation(rows)
     assert "| 0.48 |" in reports.markdown_table(rows)
     assert reports.contention_warnings(rows[:1] + rows[2:]) == []
