@@ -4,13 +4,13 @@ scratchnet._instruction_worker FRAMEWORK JOB_FOLDER OUT_FOLDER [wait]``.
 Reads JOB_FOLDER/job.json: ``{"configs": [config, ...]}``, each config the
 settings of one comparison (``layer_sizes``, ``activations``, ``loss``,
 ``precision``, ``dataset``, ``n_samples``, ``batch_size``, ``alpha``, ``seed``)
-plus ``train_epochs`` (E) and ``inference_runs`` (K), and its arrays from
+plus ``train_steps`` (S) and ``inference_runs`` (K), and its arrays from
 JOB_FOLDER/data_<index>.npz. Writes OUT_FOLDER/marks.json: the label of every
 region, in order.
 
 First, with callgrind's instrumentation still off (``--instr-atstart=no``),
-it imports the framework, and per config builds a model, trains it for one
-epoch and runs it once (every lazy first-call set-up done), and builds the
+it imports the framework, and per config builds a model, trains it on two
+batches and runs it once (every lazy first-call set-up done), and builds the
 models the regions use. With ``wait`` it then prints ``ready`` and polls for
 OUT_FOLDER/go, which the parent creates once ``callgrind_control -i on`` has
 switched the instrumentation on; ``gc.collect()`` then resets the collector's
@@ -21,14 +21,16 @@ else in this process makes; callgrind runs with ``--dump-before=getpgrp``, so
 every region's instruction count lands in a dump file of its own. Per config:
 
     start     (config 0: the wait's end) nothing measured
-    train_a   model A .fit(E epochs)
+    train_a   model A .fit: one epoch of S full batches
     build     build model B
-    train_b   model B .fit(2E epochs)
+    train_b   model B .fit: one epoch of 2S full batches
     infer_a   K forwards of the held-out split
     infer_b   2K forwards of the held-out split
 
-``train_b - train_a`` is E epochs of training steps and ``infer_b - infer_a``
-K forwards: a fit's or a loop's fixed cost, and the marker's call, cancel out.
+The training rows are the config's, repeated from the start where there are
+fewer than 2S batches of them. ``train_b - train_a`` is S training steps and
+``infer_b - infer_a`` K forwards: a fit's or a loop's fixed cost, and the
+marker's call, cancel out.
 """
 import gc
 import json
@@ -61,32 +63,44 @@ def _model_for(framework, config):
                        seed=config["seed"], loss=config["loss"])
 
 
+def region_data(config, data):
+    """(X (2S x batch, D), labels) for the training regions: the training rows, repeated
+    from the start where there are fewer."""
+    X_train, y_train, _ = data
+    rows = np.arange(2 * config["train_steps"] * config["batch_size"]) % len(X_train)
+    return X_train[rows], y_train[rows]
+
+
 def prepare(framework, config, data):
-    """Everything before the regions, for one config: a model trained for one epoch and run
+    """Everything before the regions, for one config: a model trained on two batches and run
     once (for onnxruntime: exported and run by ONNX Runtime), and a fresh model A."""
-    X_train, y_train, X_test = data
+    X, labels = region_data(config, data)
+    batch = config["batch_size"]
     trained = _model_for(framework, config)
-    trained.fit(X_train, y_train, epochs=1, alpha=config["alpha"], batch_size=config["batch_size"],
-                seed=config["seed"])
+    trained.fit(X[:2 * batch], labels[:2 * batch], epochs=1, alpha=config["alpha"],
+                batch_size=batch, seed=config["seed"])
     model = (_onnxruntime_model(trained, config["precision"]) if framework in INFERENCE_ONLY
              else trained)
-    model.forward(X_test, training=False, precision=config["precision"])
+    model.forward(data[2], training=False, precision=config["precision"])
     return model, _model_for(framework, config)
 
 
 def run_config(framework, config, index, data, model, first):
     """The regions of config number ``index`` (see the module docstring), labelled
     ``"<index>/<region>"``; ``data`` = (X_train, y_train, X_test)."""
-    X_train, y_train, X_test = data
-    fit_args = dict(alpha=config["alpha"], batch_size=config["batch_size"], seed=config["seed"])
-    epochs, runs, precision = config["train_epochs"], config["inference_runs"], config["precision"]
+    X, labels = region_data(config, data)
+    X_test = data[2]
+    fit_args = dict(epochs=1, alpha=config["alpha"], batch_size=config["batch_size"],
+                    seed=config["seed"])
+    one = config["train_steps"] * config["batch_size"]
+    runs, precision = config["inference_runs"], config["precision"]
     mark(f"{index}/start")
     if framework not in INFERENCE_ONLY:
-        first.fit(X_train, y_train, epochs=epochs, **fit_args)
+        first.fit(X[:one], labels[:one], **fit_args)
         mark(f"{index}/train_a")
         second = _model_for(framework, config)
         mark(f"{index}/build")
-        second.fit(X_train, y_train, epochs=2 * epochs, **fit_args)
+        second.fit(X, labels, **fit_args)
         mark(f"{index}/train_b")
     for label, count in (("infer_a", runs), ("infer_b", 2 * runs)):
         for _ in range(count):

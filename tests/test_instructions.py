@@ -1,6 +1,7 @@
 """Instruction counts: the region arithmetic on recorded totals, the missing-valgrind note,
 and real valgrind runs that must agree with each other."""
 import json
+import math
 
 import pytest
 
@@ -11,11 +12,16 @@ SMALL = dict(layer_sizes=[64, 32, 10], activations=["relu", "softmax"], n_sample
              batch_size=16, alpha=0.1, seed=42)
 
 
-def test_a_config_has_enough_epochs_for_the_minimum_steps():
-    config = make_config(**SMALL)  # 6 steps an epoch
-    assert config["train_epochs"] == 3 and config["inference_runs"] == instructions.INFERENCE_RUNS
+def test_regions_are_sized_by_their_arithmetic():
+    config = make_config(**SMALL)  # a step: 6 x 2368 x 16 flops; so small, both hit the cap
+    assert (config["train_steps"], config["inference_runs"]) == (64, 256)
     assert config["dataset"] == "digits" and config["precision"] == "float32"
-    assert make_config(**{**SMALL, "n_samples": 8192, "batch_size": 8})["train_epochs"] == 1
+    default = make_config([784, 64, 10], ["relu", "softmax"], 512, 32, 0.1, 42)
+    assert default["train_steps"] == math.ceil(2e8 / (6 * 50816 * 32)) == 21
+    assert default["inference_runs"] == math.ceil(2e8 / (2 * 50816 * 128)) == 16
+    large = make_config([784, 1024, 1024, 10], ["relu", "relu", "softmax"], 4096, 256, 0.01, 42)
+    assert (large["train_steps"], large["inference_runs"]) == (2, 1)  # the floors
+    assert make_config(**{**SMALL, "layer_sizes": [30, 8, 10]})["dataset"] == "synthetic"
 
 
 def test_config_from_a_report_row():
@@ -26,24 +32,24 @@ def test_config_from_a_report_row():
 
 
 def test_counts_are_the_differences_of_the_regions():
-    config = make_config(**SMALL)  # 3 epochs of 6 steps = 18 steps between the two fits
-    marks = ["0/setup", "0/train_a", "0/build", "0/train_b", "0/infer_a", "0/infer_b"]
-    totals = [9_000_000_000, 1_000_000, 50_000, 1_900_000, 300_000, 580_000]
+    config = {**make_config(**SMALL), "train_steps": 18, "inference_runs": 2}
+    marks = ["0/start", "0/train_a", "0/build", "0/train_b", "0/infer_a", "0/infer_b"]
+    totals = [10_000, 1_000_000, 50_000, 1_900_000, 300_000, 580_000]
     counts = counts_from_regions(marks, totals, [config])[0]
     assert counts["train_step_instructions"] == pytest.approx(900_000 / 18)
     assert counts["inference_instructions"] == pytest.approx(280_000 / 2)
 
 
 def test_an_inference_only_framework_has_no_training_count():
-    config = make_config(**SMALL)
-    counts = counts_from_regions(["0/setup", "0/infer_a", "0/infer_b"], [5, 300, 580], [config])[0]
+    config = {**make_config(**SMALL), "inference_runs": 2}
+    counts = counts_from_regions(["0/start", "0/infer_a", "0/infer_b"], [5, 300, 580], [config])[0]
     assert counts["train_step_instructions"] is None and counts["inference_instructions"] == 140
 
 
 def test_a_stray_dump_is_an_error_not_a_wrong_figure():
     with pytest.raises(InstructionCountError, match="callgrind wrote 3 region counts but the worker "
                                                     "marked 2 regions"):
-        counts_from_regions(["0/setup", "0/infer_a"], [1, 2, 3], [make_config(**SMALL)])
+        counts_from_regions(["0/start", "0/infer_a"], [1, 2, 3], [make_config(**SMALL)])
 
 
 def test_dump_totals_are_read_in_callgrind_order(tmp_path):
