@@ -143,11 +143,16 @@ def run_compare(args, out=sys.stdout):
               file=out)
         print(roofline_table(rows), file=out)
     if args.instructions:
-        print("\ninstructions (valgrind, one thread; a regression signal, not a speed)", file=out)
+        print("\ninstructions (valgrind, one thread; a regression signal, not a speed; "
+              "scratch/this: scratch_numpy's count over this row's)", file=out)
         print(instructions_table(rows), file=out)
     if not any(row["status"] == "ok" for row in rows):
         return 1
-    return EXIT_DISTURBED if args.strict and disturbed_rows(rows) else 0
+    if args.strict and disturbed_rows(rows):
+        print(f"scratchnet compare: exit status {EXIT_DISTURBED} (--strict): "
+              f"{len(disturbed_rows(rows))} rows were measured on a busy machine", file=sys.stderr)
+        return EXIT_DISTURBED
+    return 0
 
 
 def _print_reports(rows, paths, out):
@@ -303,8 +308,8 @@ def build_parser():
                               f"(default: {DEFAULT_ROUNDS})")
     compare.add_argument("--target-ci", type=float,
                          help="keep adding rounds (after at least 3) until every speed ratio's "
-                              "95%% interval is within +-TARGET_CI of it, e.g. 0.05 for +-5%%, or "
-                              "until --max-time")
+                              "95%% interval is within +-TARGET_CI of it (half the interval's "
+                              "width over the ratio; e.g. 0.05 for +-5%%), or until --max-time")
     compare.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME,
                          help="seconds --target-ci may spend per configuration "
                               f"(default: {DEFAULT_MAX_TIME:g})")

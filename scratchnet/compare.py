@@ -239,8 +239,8 @@ def check_target(target_ci, max_time):
     if target_ci is not None:
         if isinstance(target_ci, bool) or not isinstance(target_ci, numbers.Real) \
                 or not 0 < target_ci < 1:
-            raise ValueError(f"target_ci must be a number between 0 and 1 (0.05 for +-5 %), "
-                             f"got {target_ci!r}")
+            raise ValueError(f"target_ci must be a number strictly between 0 and 1 (0.05 for "
+                             f"+-5 %), got {target_ci!r}")
         target_ci = float(target_ci)
     if isinstance(max_time, bool) or not isinstance(max_time, numbers.Real) \
             or not (math.isfinite(max_time) and max_time > 0):

@@ -215,7 +215,7 @@ def describe(window):
         return "contention not measured (needs Linux's /proc)"
     parts = [f"other processes used {window.others_cpu:.0%} of the {window.cpus} CPU"
              f"{'s' if window.cpus != 1 else ''}"]
-    if window.steal:
+    if window.steal and window.steal >= 0.005:
         parts.append(f"the hypervisor took {window.steal:.0%}")
     if window.runqueue_wait is not None:
         parts.append(f"our threads waited for a CPU {window.runqueue_wait:.0%} of the time")

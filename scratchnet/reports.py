@@ -269,11 +269,17 @@ def roofline_table(rows):
     return _text_table(header, [[format_number(v) for v in line] for line in lines])
 
 
+def has_instruction_counts(rows):
+    return any(row.get("train_step_instructions") or row.get("inference_instructions")
+               for row in rows)
+
+
 def instructions_table(rows):
     """Per configuration and framework: instructions of one training step and of one inference
-    over the held-out split, and their ratio to scratch_numpy's."""
-    header = ["preset", "framework", "train_step_instructions", "vs_scratch",
-              "inference_instructions", "vs_scratch"]
+    over the held-out split, and scratch_numpy's count over this row's (the direction of
+    every ratio here)."""
+    header = ["preset", "framework", "train_step_instructions", "scratch/this",
+              "inference_instructions", "scratch/this"]
     body = []
     for group, by_framework in _by_group(rows).items():
         scratch = by_framework.get("scratch_numpy", {})
@@ -296,7 +302,11 @@ def markdown_table(rows):
              "CPUs' time other processes or the hypervisor used while a row was timed (worst "
              "round). ") + ", ".join(
         f"{key}: {value}" for key, value in settings.items())
-    return "\n".join(lines) + "\n\n" + notes + "\n\n" + interpretation(rows) + "\n"
+    text = "\n".join(lines) + "\n\n" + notes + "\n\n" + interpretation(rows) + "\n"
+    if has_instruction_counts(rows):
+        text += ("\nInstructions (valgrind, one thread; a regression signal, not a speed):\n\n"
+                 + instructions_table(rows) + "\n")
+    return text
 
 
 def write_markdown(rows, path):
@@ -357,7 +367,7 @@ def write_png(rows, path):
     skipped = [f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}" for r in rows
                if r["status"] != "ok"]
     skipped += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "
-                f"{format_number(r['contention'])})" for r in disturbed_rows(rows)]
+                f"{r['contention']:.2f})" for r in disturbed_rows(rows)]
     figure.suptitle(f"scratchnet: {' vs '.join(frameworks)} (medians; bars span min-max)"
                     + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
     figure.tight_layout()

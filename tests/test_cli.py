@@ -139,7 +139,7 @@ def test_compare_roofline_prints_and_records_the_rates(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--threads", "999"], "threads must be between 1 and"),
     (["--threads", "many"], "expected a number of threads or 'all'"),
-    (["--target-ci", "2"], "target_ci must be a number between 0 and 1"),
+    (["--target-ci", "2"], "target_ci must be a number strictly between 0 and 1"),
     (["--target-ci", "0.05", "--max-time", "0"], "max_time must be a positive number of seconds"),
 ])
 def test_compare_refuses_bad_measurement_options_before_running(args, message, tmp_path):

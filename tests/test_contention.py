@@ -127,6 +127,7 @@ def test_compare_beside_a_cpu_burner_flags_its_rows(tmp_path):
             burner.kill()
             burner.wait()
     assert result.returncode == 3, result.stdout + result.stderr
+    assert "exit status 3 (--strict): 2 rows were measured on a busy machine" in result.stderr
     rows = json.loads((tmp_path / "comparison_metrics.json").read_text())
     for row in rows:
         assert row["disturbed"] is True, row

@@ -127,6 +127,20 @@ def test_disturbed_rows_are_named_with_the_reason():
     assert "\n".join(warning) in reports.interpretation(rows)
     assert "| 0.48 |" in reports.markdown_table(rows)
     assert reports.contention_warnings(rows[:1] + rows[2:]) == []
+    rows[1]["contention_steal"] = 0.001  # rounds to 0 %: not worth a word
+    assert "hypervisor" not in reports.contention_warnings(rows)[1]
+
+
+def test_instruction_counts_reach_the_markdown():
+    rows = fake_rows()
+    assert "Instructions (valgrind" not in reports.markdown_table(rows)
+    rows[0].update(train_step_instructions=1.66e6, inference_instructions=2.3e6)
+    rows[1].update(train_step_instructions=2.21e6, inference_instructions=2.23e6)
+    text = reports.markdown_table(rows)
+    assert "Instructions (valgrind, one thread" in text
+    line = next(l for l in text.splitlines() if l.startswith("default | pytorch"))
+    assert [cell.strip() for cell in line.split(" | ")[2:]] == ["2.210e+06", "0.7511", "2.230e+06",
+                                                               "1.031"]
 
 
 def test_markdown_table_pastes_into_a_pull_request():
