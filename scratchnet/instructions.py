@@ -29,6 +29,7 @@ at once), not a speed: wall times and their ratios remain the speed figures.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
 import os
@@ -231,13 +232,18 @@ def count_instructions(frameworks, configs, timeout=TIMEOUT):
             folder = os.path.join(root, framework)
             os.mkdir(folder)
             running[framework] = (start(framework, folder), folder)
-        results = {}
-        for framework, (process, folder) in running.items():
-            try:
-                results[framework] = finish(process, folder, configs, timeout)
-            except InstructionCountError as exc:
-                results[framework] = exc
-    return results
+        # one waiting thread per process: each answers its own worker's "ready" as it comes
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(running)) as pool:
+            futures = {framework: pool.submit(_finish_or_error, process, folder, configs, timeout)
+                       for framework, (process, folder) in running.items()}
+            return {framework: future.result() for framework, future in futures.items()}
+
+
+def _finish_or_error(process, folder, configs, timeout):
+    try:
+        return finish(process, folder, configs, timeout)
+    except InstructionCountError as exc:
+        return exc
 
 
 def add_instruction_counts(rows, progress=None):
