@@ -381,7 +381,10 @@ def save_png(figure, path):
 
 
 def _spans_decades(rows, column):
-    values = [r[column] for r in rows if r.get(column)]
+    """Whether the panel's bars and min-max whiskers span more than a factor of 20 (then
+    a log axis: on a busy machine one slow run would otherwise flatten every bar)."""
+    values = [r[key] for r in rows for key in (column, f"{column}_min", f"{column}_max")
+              if r.get(column) and r.get(key)]
     return len(values) > 1 and max(values) / min(values) > 20
 
 
