@@ -18,8 +18,11 @@ update and its share of the epoch's shuffled copy. Starting Python, importing
 the framework, building the model, a fit's fixed cost and the first call's
 lazy set-up are outside both regions or cancel in the difference. S and K are
 chosen from the arithmetic (``make_config``) so that each region holds some
-200 million floating-point operations: the few thousand instructions by which
-two processes' regions differ are then below 0.05 % of the difference.
+200 million floating-point operations, so that a region's fixed cost is a small
+share of it. The worker starts without address-space randomisation, with a
+fixed environment, by one name of the interpreter and in a folder whose path
+always has the same length (``_without_aslr``, ``worker_environment``,
+``worker_python``): the same code then gives the same counts to the last digit.
 
 What a count does not tell: valgrind runs one thread at a time and emulates
 a CPU without AVX-512, so BLAS libraries pick other kernels than in a real

@@ -119,3 +119,42 @@ def test_more_work_per_step_gives_more_instructions_per_step():
     counts = instructions.count_instructions(["scratch_numpy"], configs)["scratch_numpy"]
     assert counts[1]["train_step_instructions"] > 1.2 * counts[0]["train_step_instructions"], counts
     assert counts[1]["inference_instructions"] > 1.2 * counts[0]["inference_instructions"], counts
+
+
+def test_the_worker_environment_does_not_follow_the_callers(monkeypatch):
+    """The worker's environment and interpreter name are the same whatever the caller's
+    PATH, HOME or other variables (their sizes would move the counts)."""
+    import os
+    import sys
+    monkeypatch.setenv("PATH", "/somewhere/long/bin:" + os.environ.get("PATH", ""))
+    monkeypatch.setenv("HOME", "/home/someone")
+    monkeypatch.setenv("SOME_TOOL_SETTING", "x" * 300)
+    first = instructions.worker_environment()
+    monkeypatch.setenv("PATH", "/bin")
+    monkeypatch.delenv("HOME")
+    monkeypatch.delenv("SOME_TOOL_SETTING")
+    assert instructions.worker_environment() == first
+    assert first["PATH"] == os.defpath and "HOME" not in first
+    assert first["PYTHONPATH"].split(os.pathsep)[0] == os.path.dirname(os.path.dirname(
+        os.path.abspath(instructions.__file__)))
+    assert first["PYTHONHASHSEED"] == "0" and first["OMP_NUM_THREADS"] == "1"
+    assert os.path.realpath(instructions.worker_python()) == os.path.realpath(sys.executable)
+
+
+def test_the_interpreter_has_one_name_however_it_was_reached(monkeypatch):
+    """`python` and `pythonX.Y` in one folder (console script against `python -m`) give the
+    worker one command line."""
+    import os
+    import sys
+    folder = os.path.dirname(sys.executable)
+    names = [os.path.join(folder, name) for name in
+             ("python", "python3", "python{}.{}".format(*sys.version_info))]
+    same = [name for name in names
+            if os.path.exists(name) and os.path.realpath(name) == os.path.realpath(sys.executable)]
+    if len(same) < 2:
+        pytest.skip(f"only one name of this interpreter in {folder}")
+    chosen = set()
+    for name in same:
+        monkeypatch.setattr(sys, "executable", name)
+        chosen.add(instructions.worker_python())
+    assert chosen == {names[-1]}, chosen
