@@ -12,18 +12,22 @@ from .common import FRAMEWORKS, PRESET_NAMES, PRESETS, THREADS, use_threads
 def _measure_all():
     """Rows of scratchnet compare for every preset, or {} where this commit lacks it (never
     None: asv would then call setup without the cache argument)."""
+    import inspect
     try:
         from scratchnet.benchmark import limit_threads, measure_sgemm_gflops
         from scratchnet.compare import add_roofline, benchmark_scratch_vs_torch
     except ImportError:
         return {}
+    # each worker measures its own sgemm rate, as compare --roofline does; commits from
+    # before that (no roofline argument) get one sgemm rate, measured here
+    per_worker = "roofline" in inspect.signature(benchmark_scratch_vs_torch).parameters
     rows = {}
     for preset in PRESET_NAMES:
         settings = dict(**PRESETS[preset], repeats=7, warmup=2, frameworks=FRAMEWORKS,
                         threads=THREADS)
-        try:  # each worker measures its own sgemm rate, as compare --roofline does
+        if per_worker:
             measured = benchmark_scratch_vs_torch(**settings, roofline=True)
-        except TypeError:  # a commit from before that: one sgemm rate, measured here
+        else:
             measured = benchmark_scratch_vs_torch(**settings)
             with limit_threads(measured[0]["threads"]):
                 add_roofline(measured, measure_sgemm_gflops())

@@ -141,12 +141,17 @@ def _param_names(benchmarks, name, n_params):
 
 
 def measurements(result, benchmarks):
-    """Every (framework, preset, column, value, samples, status, benchmark) in one result file."""
+    """Every (framework, preset, column, value, samples, status, benchmark, started_at) in one
+    result file; ``started_at``: when asv ran the benchmark (milliseconds since the epoch)."""
     columns = result["result_columns"]
     for name, entry in result["results"].items():
         column = METRICS.get(name.rsplit(".", 1)[-1])
         if column is None or (benchmarks and name not in benchmarks):
             continue  # not ours, or (like asv publish) a benchmark the suite no longer has
+        fields = dict(zip(columns, entry))
+        current = (benchmarks.get(name) or {}).get("version")
+        if current is not None and fields.get("version") not in (None, current):
+            continue  # measured by another version of the benchmark: asv publish drops it too
         for combo, value, samples in expand(entry, columns):
             params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
             frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
@@ -155,7 +160,8 @@ def measurements(result, benchmarks):
                 continue
             converted, converted_samples = _convert(column, preset, value, samples)
             for framework in frameworks:
-                yield framework, preset, column, converted, converted_samples, _status(value), name
+                yield (framework, preset, column, converted, converted_samples, _status(value), name,
+                       fields.get("started_at"))
 
 
 def _convert(column, preset, value, samples):
@@ -174,8 +180,8 @@ def _convert(column, preset, value, samples):
 def report_rows(result, machine_info, benchmarks, machine):
     """One report row per framework x preset for one result file, in compare's columns."""
     by_key = {}
-    for framework, preset, column, value, samples, status, name in measurements(result, benchmarks):
-        by_key.setdefault((preset, framework), []).append((column, value, samples, status, name))
+    for framework, preset, column, value, samples, status, name, started in measurements(result, benchmarks):
+        by_key.setdefault((preset, framework), []).append((column, value, samples, status, name, started))
     rows = []
     commit = result["commit_hash"]
     requirements = result.get("requirements") or {}
@@ -199,21 +205,23 @@ def report_rows(result, machine_info, benchmarks, machine):
                 onnxruntime_version=requirements.get("onnxruntime"),
                 platform=machine_info.get("os"), cpu=machine_info.get("cpu"),
                 cpu_count=_int_or_none(machine_info.get("num_cpu")),
-                started_utc=_iso(result.get("date")))
-            failed, skipped, spread = [], [], True
-            for column, value, samples, status, name in found:
+                started_utc=_iso(min((f[5] for f in found if f[5]), default=None)))
+            failed, skipped, spread, measured = [], [], True, False
+            for column, value, samples, status, name, _ in found:
                 if status == "ok":
                     if column in row:  # process_peak_rss_mb, train_time_ratio: history only
                         row[column] = value
+                        measured = True
                     if samples and f"{column}_min" in reports.COLUMNS:
                         row[f"{column}_min"], row[f"{column}_max"] = min(samples), max(samples)
-                    elif column.endswith("_s"):
-                        spread = False
+                    elif name.rsplit(".", 1)[-1].startswith("time_"):
+                        spread = False  # only time_ benchmarks have samples
                 else:
                     (failed if status == "error" else skipped).append(name.rsplit(".", 1)[-1])
-            row["status"] = "error" if failed else ("skipped" if skipped and len(skipped) == len(found)
-                                                    else "ok")
+            row["status"] = "error" if failed else ("ok" if measured else "skipped")
             notes = [f"from asv results of commit {commit[:8]} on machine {machine}"]
+            if not measured and not failed and not skipped:
+                notes.append("no report figure measured: only history-only benchmarks ran")
             if failed:
                 notes.append(f"failed: {', '.join(sorted(set(failed)))}")
             if skipped:
@@ -246,7 +254,7 @@ def history_rows(files, benchmarks, machine):
     """One row per commit x framework x preset x metric, oldest commit first."""
     rows = []
     for result in files:
-        for framework, preset, column, value, _, status, name in measurements(result, benchmarks):
+        for framework, preset, column, value, _, status, name, _ in measurements(result, benchmarks):
             rows.append({"commit": result["commit_hash"], "commit_date": _iso(result.get("date")),
                          "machine": machine, "env": result.get("env_name"), "framework": framework,
                          "preset": preset, "metric": column, "value": value,

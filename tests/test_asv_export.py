@@ -91,6 +91,13 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     history = list(csv.DictReader(open(paths["history_csv"])))
     assert len(history) == 6 + 3 * 2  # time_train_epoch: 2 x 3; parity: 3 presets on both rows
     assert {h["metric"] for h in history} == {"train_time_per_epoch_s", "parity_max_abs_diff"}
+    # started_utc: when asv ran the row's first benchmark, not the commit's date
+    data = json.loads(next(p for p in (results / "testbox").iterdir() if p.name != "machine.json").read_text())
+    fields = dict(zip(data["result_columns"], data["results"]["training.Training.time_train_epoch"]))
+    started = asv_export._iso(min(fields["started_at"], dict(zip(
+        data["result_columns"], data["results"]["quality.Parity.track_parity"]))["started_at"]))
+    assert {row["started_utc"] for row in rows} == {started}
+    assert all("spread: min-max of asv's samples" in row["notes"] for row in rows)
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +169,59 @@ def test_a_skipped_only_row_is_skipped(real_results, tmp_path):
     edit(path, change)
     rows, _ = asv_export.export(results, out=tmp_path / "out")
     assert {r["status"] for r in rows} == {"skipped"}
+
+
+def test_a_result_of_another_benchmark_version_is_left_out(real_results, tmp_path):
+    """As asv publish does: a result whose stored version is not the suite's is dropped."""
+    results, path, _ = copy_results(real_results, tmp_path)
+
+    def change(data):
+        column = data["result_columns"].index("version")
+        data["results"]["training.Training.time_train_epoch"][column] = "an older version"
+
+    edit(path, change)
+    rows, paths = asv_export.export(results, out=tmp_path / "out")
+    assert all(row["train_time_per_epoch_s"] is None for row in rows)
+    assert all(row["status"] == "ok" and row["parity_max_abs_diff"] is not None for row in rows)
+    history = list(csv.DictReader(open(paths["history_csv"])))
+    assert {h["metric"] for h in history} == {"parity_max_abs_diff"}
+
+
+def move_result(data, results, old, new):
+    """The result of benchmark ``old`` stored as that of ``new`` (same parameters), with
+    ``new``'s current version, as if asv had run it."""
+    version = json.loads((results / "benchmarks.json").read_text())[new]["version"]
+    entry = data["results"].pop(old)
+    entry[data["result_columns"].index("version")] = version
+    data["results"][new] = entry
+
+
+def test_a_track_in_seconds_does_not_ask_for_samples(real_results, tmp_path):
+    """A figure whose name ends in _s (GFLOP/s) but comes from a track_ benchmark has no
+    samples to record: no "--record-samples" advice."""
+    results, path, _ = copy_results(real_results, tmp_path)
+    edit(path, lambda data: move_result(data, results, "training.Training.time_train_epoch",
+                                        "performance.TrainingRoofline.track_train_gflops"))
+    rows, _ = asv_export.export(results, out=tmp_path / "out")
+    assert rows and all(row["train_gflops_per_s"] is not None for row in rows)
+    assert all(row["status"] == "ok" for row in rows)
+    assert not any("--record-samples" in row["notes"] for row in rows), rows[0]["notes"]
+
+
+def test_a_row_with_no_report_figure_is_not_ok(real_results, tmp_path):
+    """Only a history-only figure (the process's peak RSS) measured: the rows are skipped
+    and say why, rather than "ok" with every column empty."""
+    results, path, _ = copy_results(real_results, tmp_path)
+
+    def change(data):
+        move_result(data, results, "training.Training.time_train_epoch",
+                    "training.TrainingMemory.peakmem_train")
+        del data["results"]["quality.Parity.track_parity"]
+
+    edit(path, change)
+    rows, _ = asv_export.export(results, out=tmp_path / "out")
+    assert rows and {row["status"] for row in rows} == {"skipped"}
+    assert all("no report figure measured" in row["notes"] for row in rows)
 
 
 def test_history_spans_commits(real_results, tmp_path):
