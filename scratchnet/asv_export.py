@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import os
+import subprocess
 
 from . import reports
 from .compare import PRESETS, held_out_size
@@ -302,10 +303,13 @@ def write_history_png(rows, path):
 
 
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,
-           out="benchmarks/comparison"):
+           out="benchmarks/comparison", branch=None, repo="."):
     """Write the comparison reports for one commit, and the history of every commit
     measured in the same asv environment on the same machine.
 
+    The commit: ``commit`` (a hash or its start), else the newest with results, among the
+    commits of ``branch`` in the git repository ``repo`` where a branch is given (as
+    ``asv publish`` follows asv.conf.json's branches), among all where not.
     Returns (rows of the chosen commit, {kind: path}).
     """
     machine = pick_machine(results_dir, machine)
@@ -315,11 +319,15 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
         if os.path.exists(benchmarks_path) else {}
     files = result_files(results_dir, machine)
     if env is not None:
-        files = [f for f in files if f.get("env_name") == env]
-        if not files:
-            raise ValueError(f"no results of environment {env!r} for machine {machine!r} in "
-                             f"{results_dir}")
-    chosen = _pick_commit(files, commit, results_dir, machine)
+        files = [f for f in files if f.get("env_name") == _pick_env(files, env, results_dir, machine)]
+    candidates = files
+    if commit is None and branch is not None:
+        on_branch = branch_commits(branch, repo)
+        candidates = [f for f in files if f["commit_hash"] in on_branch]
+        if not candidates:
+            raise ValueError(f"no results for a commit of branch {branch!r} on machine {machine!r} "
+                             f"in {results_dir}; pick a commit with --commit")
+    chosen = _pick_commit(candidates, commit, results_dir, machine)
     rows = report_rows(chosen, machine_info, benchmarks, machine)
     if not rows:
         raise ValueError(f"{chosen['_path']} holds none of the suite's benchmarks "
@@ -349,6 +357,59 @@ def _pick_commit(files, commit, results_dir, machine):
         raise ValueError(f"commit prefix {commit!r} is ambiguous: "
                          f"{', '.join(sorted({f['commit_hash'] for f in same}))}")
     if len(same) > 1:
+        # asv's own environments before `-E existing` (the quick check in the current Python)
+        built = [f for f in same if not str(f.get("env_name", "")).startswith("existing")]
+        if len(built) == 1:
+            return built[0]
         raise ValueError(f"commit {same[0]['commit_hash'][:8]} has results from several environments "
-                         f"({', '.join(f['env_name'] for f in same)}); pick one with --env")
+                         f"({', '.join(f['env_name'] for f in same)}); pick one with --env "
+                         f"(any part of its name that no other has)")
     return same[0]
+
+
+def branch_commits(branch, repo="."):
+    """The hashes of every commit of ``branch`` (``git rev-list``), as a set."""
+    try:
+        done = subprocess.run(["git", "-C", str(repo), "rev-list", branch, "--"],
+                              capture_output=True, text=True, timeout=60)
+    except OSError as exc:
+        raise ValueError(f"cannot list the commits of branch {branch!r}: {exc}; "
+                         f"pick a commit with --commit") from None
+    if done.returncode != 0:
+        raise ValueError(f"cannot list the commits of branch {branch!r} in {repo}: "
+                         f"{done.stderr.strip()}; pick a commit with --commit")
+    return set(done.stdout.split())
+
+
+def configured_branch(config="asv.conf.json"):
+    """The first of asv.conf.json's ``branches``, or None where there is no such file or it
+    names none (then export picks among all commits)."""
+    if not os.path.exists(config):
+        return None
+    try:
+        import json5  # asv's own reader of its commented config; installed with asv
+    except ImportError:
+        raise ValueError(f"reading {config} needs json5, which comes with asv "
+                         f"(pip install asv); or name the branch with --branch") from None
+    with open(config, encoding="utf-8") as handle:
+        try:
+            settings = json5.load(handle)
+        except ValueError as exc:
+            raise ValueError(f"{config} is not valid asv configuration: {exc}") from None
+    branches = settings.get("branches") if isinstance(settings, dict) else None
+    return branches[0] if isinstance(branches, list) and branches else None
+
+
+def _pick_env(files, env, results_dir, machine):
+    """The environment named ``env`` exactly, or the one whose name alone contains it."""
+    names = list(dict.fromkeys(f.get("env_name") or "" for f in files))
+    if env in names:
+        return env
+    matching = [name for name in names if env in name]
+    if len(matching) == 1:
+        return matching[0]
+    if not matching:
+        raise ValueError(f"no results of environment {env!r} for machine {machine!r} in "
+                         f"{results_dir}; environments with results: {', '.join(names)}")
+    raise ValueError(f"--env {env!r} matches several environments ({', '.join(matching)}); "
+                     f"give more of the name")

@@ -166,10 +166,11 @@ def _print_reports(rows, paths, out):
 
 def run_export(args, out=sys.stdout):
     """Turn asv's results into the comparison reports and the history."""
-    from .asv_export import export
+    from .asv_export import configured_branch, export
 
+    branch = args.branch if args.branch is not None else configured_branch()
     rows, paths = export(args.results, commit=args.commit, machine=args.machine, env=args.env,
-                         out=args.out)
+                         out=args.out, branch=branch)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
     _print_reports(rows, paths, out)
     return 0
@@ -389,7 +390,11 @@ def build_parser():
     export.add_argument("--commit", help="commit hash or prefix (default: the newest with results)")
     export.add_argument("--machine", help="asv machine name (default: the only one; required "
                                           "when there are several)")
-    export.add_argument("--env", help="asv environment name, when a commit has several")
+    export.add_argument("--branch", help="without --commit, report the newest commit of this "
+                        "branch that has results (default: the first of asv.conf.json's branches, "
+                        "as asv publish; without that file, the newest of all)")
+    export.add_argument("--env", help="asv environment, by its name or any part of it no other "
+                        "has (default: asv's built environment before an -E existing one)")
     export.add_argument("--out", default="benchmarks/comparison",
                         help="folder for the reports (default: benchmarks/comparison)")
     export.set_defaults(run=run_export)

@@ -274,13 +274,34 @@ def test_corrupt_missing_and_empty_results_are_named(real_results, tmp_path):
 def test_export_command(real_results, tmp_path):
     results, head = real_results
     result = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results", str(results),
-                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+                             "--branch", "HEAD", "--out", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"asv results of commit {head[:8]} on machine testbox")
     assert "framework     | status | train_time_per_epoch_s" in result.stdout
     bad = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results",
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
+    """After `asv continuous main <branch>` the newest results are the branch's: export
+    follows asv.conf.json's branch, as asv publish does, unless --commit says otherwise."""
+    results, path, head = copy_results(real_results, tmp_path)
+    elsewhere = "f" * 40
+    other = path.with_name(elsewhere[:8] + "-" + path.name.split("-", 1)[1])
+    shutil.copy(path, other)
+    edit(other, lambda d: d.update(commit_hash=elsewhere, date=d["date"] + 3_600_000))
+    rows, _ = asv_export.export(results, out=tmp_path / "all")
+    assert rows[0]["commit"] == elsewhere  # no branch: the newest of all
+    rows, _ = asv_export.export(results, out=tmp_path / "on", branch="HEAD", repo=ROOT)
+    assert rows[0]["commit"] == head
+    rows, _ = asv_export.export(results, out=tmp_path / "c", commit="ffff", branch="HEAD", repo=ROOT)
+    assert rows[0]["commit"] == elsewhere
+    with pytest.raises(ValueError, match=r"cannot list the commits of branch 'no-such-branch'"):
+        asv_export.export(results, out=tmp_path / "x", branch="no-such-branch", repo=ROOT)
+    assert asv_export.configured_branch(ROOT / "asv.conf.json") == "main"
+    assert asv_export.configured_branch(tmp_path / "asv.conf.json") is None
 
 
 def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_path):
@@ -290,11 +311,26 @@ def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_p
     edit(other_env, lambda d: d.update(env_name="virtualenv-py3.11"))
     edit(path, lambda d: d["results"].update(
         {"training.Renamed.time_train_epoch": d["results"]["training.Training.time_train_epoch"]}))
-    with pytest.raises(ValueError, match=r"results from several environments .*pick one with --env"):
-        asv_export.export(results, out=tmp_path / "out")
-    _, paths = asv_export.export(results, env="virtualenv-py3.11", out=tmp_path / "out")
+    # without --env: asv's built environment before the `-E existing` quick check
+    _, paths = asv_export.export(results, out=tmp_path / "out")
     history = list(csv.DictReader(open(paths["history_csv"])))
     assert {h["env"] for h in history} == {"virtualenv-py3.11"} and len(history) == 12
+    # a part of the name is enough where no other environment has it
+    existing = json.loads(path.read_text())["env_name"]
+    assert existing.startswith("existing")
+    _, paths = asv_export.export(results, env="existing", out=tmp_path / "o1")
+    assert {h["env"] for h in csv.DictReader(open(paths["history_csv"]))} == {existing}
+    with pytest.raises(ValueError, match=r"--env 'py' matches several environments"):
+        asv_export.export(results, env="py", out=tmp_path / "o3")
+    with pytest.raises(ValueError, match=r"no results of environment 'conda'.*environments with results"):
+        asv_export.export(results, env="conda", out=tmp_path / "o3")
+    # two built environments: the user must choose
+    third = path.with_name(path.name.split("-", 1)[0] + "-virtualenv-py3.12.json")
+    shutil.copy(other_env, third)
+    edit(third, lambda d: d.update(env_name="virtualenv-py3.12"))
+    with pytest.raises(ValueError, match=r"results from several environments .*pick one with --env"):
+        asv_export.export(results, out=tmp_path / "o3")
+    third.unlink()
     _, paths = asv_export.export(results, env=json.loads(path.read_text())["env_name"], out=tmp_path / "o2")
     history = list(csv.DictReader(open(paths["history_csv"])))
     assert len(history) == 12, "a benchmark missing from benchmarks.json must not be exported"
