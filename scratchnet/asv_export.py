@@ -369,10 +369,13 @@ def _pick_commit(files, commit, results_dir, machine):
 
 def branch_commits(branch, repo="."):
     """The hashes of every commit of ``branch`` (``git rev-list``), as a set."""
+    if not branch or branch.startswith("-"):
+        raise ValueError(f"branch must be a branch or commit name not starting with '-', got "
+                         f"{branch!r}")
     try:
         done = subprocess.run(["git", "-C", str(repo), "rev-list", branch, "--"],
                               capture_output=True, text=True, timeout=60)
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         raise ValueError(f"cannot list the commits of branch {branch!r}: {exc}; "
                          f"pick a commit with --commit") from None
     if done.returncode != 0:

@@ -300,6 +300,8 @@ def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
     assert rows[0]["commit"] == elsewhere
     with pytest.raises(ValueError, match=r"cannot list the commits of branch 'no-such-branch'"):
         asv_export.export(results, out=tmp_path / "x", branch="no-such-branch", repo=ROOT)
+    with pytest.raises(ValueError, match=r"branch must be a branch or commit name"):
+        asv_export.export(results, out=tmp_path / "x", branch="--all", repo=ROOT)
     assert asv_export.configured_branch(ROOT / "asv.conf.json") == "main"
     assert asv_export.configured_branch(tmp_path / "asv.conf.json") is None
 
