@@ -46,7 +46,10 @@ UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
 HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
-                   "value", "unit", "status", "benchmark"]
+                   "value", "unit", "runs", "status", "benchmark"]
+#: Figures of the pair, not of one framework (benchmarks without a framework parameter):
+#: the history draws them once per preset.
+PAIR_METRICS = ("parity_max_abs_diff", "train_time_ratio")
 
 
 # ---------------------------------------------------------------------- reading
@@ -115,7 +118,8 @@ def _parameter(text):
 
 
 def expand(entry, columns):
-    """One benchmark's entry -> a list of (params dict, value, samples or None), product order."""
+    """One benchmark's entry -> a list of (params, value, samples or None, timed runs or None),
+    product order; timed runs: asv's ``stats_repeat`` (1 with --quick), None for a track."""
     fields = dict(zip(columns, entry))
     param_lists = [[_parameter(p) for p in values] for values in fields.get("params") or []]
     combos = list(itertools.product(*param_lists)) if param_lists else [()]
@@ -123,7 +127,8 @@ def expand(entry, columns):
     if results is None:
         results = [None] * len(combos)  # the whole benchmark failed
     samples = fields.get("samples") or [None] * len(combos)
-    return [(combo, value, sample) for combo, value, sample in zip(combos, results, samples)]
+    repeats = fields.get("stats_repeat") or [None] * len(combos)
+    return list(zip(combos, results, samples, repeats))
 
 
 def _status(value):
@@ -142,8 +147,9 @@ def _param_names(benchmarks, name, n_params):
 
 
 def measurements(result, benchmarks):
-    """Every (framework, preset, column, value, samples, status, benchmark, started_at) in one
-    result file; ``started_at``: when asv ran the benchmark (milliseconds since the epoch)."""
+    """Every (framework, preset, column, value, samples, status, benchmark, started_at, runs) in
+    one result file; ``started_at``: when asv ran the benchmark (milliseconds since the epoch);
+    ``runs``: the timed runs behind the value (see ``expand``)."""
     columns = result["result_columns"]
     for name, entry in result["results"].items():
         column = METRICS.get(name.rsplit(".", 1)[-1])
@@ -153,7 +159,7 @@ def measurements(result, benchmarks):
         current = (benchmarks.get(name) or {}).get("version")
         if current is not None and fields.get("version") not in (None, current):
             continue  # measured by another version of the benchmark: asv publish drops it too
-        for combo, value, samples in expand(entry, columns):
+        for combo, value, samples, runs in expand(entry, columns):
             params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
             frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
             preset = params.get("preset")
@@ -162,7 +168,7 @@ def measurements(result, benchmarks):
             converted, converted_samples = _convert(column, preset, value, samples)
             for framework in frameworks:
                 yield (framework, preset, column, converted, converted_samples, _status(value), name,
-                       fields.get("started_at"))
+                       fields.get("started_at"), runs)
 
 
 def _convert(column, preset, value, samples):
@@ -181,7 +187,7 @@ def _convert(column, preset, value, samples):
 def report_rows(result, machine_info, benchmarks, machine):
     """One report row per framework x preset for one result file, in compare's columns."""
     by_key = {}
-    for framework, preset, column, value, samples, status, name, started in measurements(result, benchmarks):
+    for framework, preset, column, value, samples, status, name, started, _ in measurements(result, benchmarks):
         by_key.setdefault((preset, framework), []).append((column, value, samples, status, name, started))
     rows = []
     commit = result["commit_hash"]
@@ -255,11 +261,11 @@ def history_rows(files, benchmarks, machine):
     """One row per commit x framework x preset x metric, oldest commit first."""
     rows = []
     for result in files:
-        for framework, preset, column, value, _, status, name, _ in measurements(result, benchmarks):
+        for framework, preset, column, value, _, status, name, _, runs in measurements(result, benchmarks):
             rows.append({"commit": result["commit_hash"], "commit_date": _iso(result.get("date")),
                          "machine": machine, "env": result.get("env_name"), "framework": framework,
                          "preset": preset, "metric": column, "value": value,
-                         "unit": UNITS[column], "status": status, "benchmark": name})
+                         "unit": UNITS[column], "runs": runs, "status": status, "benchmark": name})
     return rows
 
 
@@ -268,25 +274,41 @@ def write_history_csv(rows, path):
 
 
 def write_history_png(rows, path):
-    """Each metric over commits: one line per framework and preset."""
+    """Each metric over commits: one line per framework and preset (one per preset for the
+    pair's figures, in black); points from a single timed run (asv --quick) hollow."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     commits = list(dict.fromkeys(row["commit"] for row in rows))
     metrics = [m for m in UNITS if any(row["metric"] == m for row in rows)]
     columns = 2
-    figure = Figure(figsize=(12, 3.2 * math.ceil(max(1, len(metrics)) / columns)), dpi=100)
-    axes = figure.subplots(math.ceil(max(1, len(metrics)) / columns), columns, squeeze=False).ravel()
+    n_rows = math.ceil(max(1, len(metrics)) / columns)
+    figure = Figure(figsize=(12, 1.4 + 3.2 * n_rows), dpi=100, layout="constrained")
+    axes = figure.subplots(n_rows, columns, squeeze=False).ravel()
     styles = {"default": "-", "deep": "--", "wide": ":"}
+    legend = {}
+    quick = False
     for ax, metric in zip(axes, metrics):
         series = {}
         for row in rows:
             if row["metric"] == metric and row["value"] is not None:
-                series.setdefault((row["framework"], row["preset"]), {})[row["commit"]] = row["value"]
-        for (framework, preset), values in sorted(series.items()):
+                who = "scratch_numpy vs pytorch" if metric in PAIR_METRICS else row["framework"]
+                series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
+        for (who, preset), values in sorted(series.items()):
             xs = [commits.index(c) for c in commits if c in values]
-            ax.plot(xs, [values[commits[x]] for x in xs], styles.get(preset, "-"), marker="o",
-                    color=reports.COLORS.get(framework), label=f"{framework} {preset}")
-        ax.set_title(metric)
+            color = reports.COLORS.get(who, "black")
+            ys = [values[commits[x]][0] for x in xs]
+            line, = ax.plot(xs, ys, styles.get(preset, "-"), color=color)
+            single = [values[commits[x]][1] == 1 for x in xs]
+            quick = quick or any(single)
+            ax.scatter([x for x, one in zip(xs, single) if not one],
+                       [y for y, one in zip(ys, single) if not one], color=color, s=18, zorder=3)
+            ax.scatter([x for x, one in zip(xs, single) if one],
+                       [y for y, one in zip(ys, single) if one], facecolors="white",
+                       edgecolors=color, s=18, zorder=3)
+            legend.setdefault(f"{who} {preset}", Line2D([], [], linestyle=styles.get(preset, "-"),
+                                                        color=color, marker="o", markersize=4))
+        ax.set_title(metric, fontsize=10)
         ax.set_ylabel(UNITS[metric])
         ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
         if metric.endswith("_s") and series:
@@ -294,11 +316,14 @@ def write_history_png(rows, path):
         ax.grid(alpha=0.3)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(fontsize=7)
+    if quick:
+        legend["one timed run (asv --quick)"] = Line2D([], [], linestyle="", marker="o",
+                                                       markerfacecolor="white", color="black")
+    if legend:
+        figure.legend(legend.values(), legend.keys(), loc="outside lower center",
+                      ncols=min(4, len(legend)), fontsize=8)
     figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
                     f"(oldest commit left)")
-    figure.tight_layout()
     reports.save_png(figure, path)
 
 

@@ -91,6 +91,9 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     history = list(csv.DictReader(open(paths["history_csv"])))
     assert len(history) == 6 + 3 * 2  # time_train_epoch: 2 x 3; parity: 3 presets on both rows
     assert {h["metric"] for h in history} == {"train_time_per_epoch_s", "parity_max_abs_diff"}
+    # runs: one timed run each with --quick (hollow points in the PNG); a track has none
+    assert {h["runs"] for h in history if h["metric"] == "train_time_per_epoch_s"} == {"1"}
+    assert {h["runs"] for h in history if h["metric"] == "parity_max_abs_diff"} == {""}
     # started_utc: when asv ran the row's first benchmark, not the commit's date
     data = json.loads(next(p for p in (results / "testbox").iterdir() if p.name != "machine.json").read_text())
     fields = dict(zip(data["result_columns"], data["results"]["training.Training.time_train_epoch"]))
