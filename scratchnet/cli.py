@@ -387,7 +387,8 @@ def build_parser():
                     "comparison_history.csv/.png over every commit of the machine.")
     export.add_argument("--results", default=".asv/results",
                         help="asv's results directory (default: .asv/results)")
-    export.add_argument("--commit", help="commit hash or prefix (default: the newest with results)")
+    export.add_argument("--commit", help="commit hash or prefix (default: the newest with results "
+                        "among the commits of --branch)")
     export.add_argument("--machine", help="asv machine name (default: the only one; required "
                                           "when there are several)")
     export.add_argument("--branch", help="without --commit, report the newest commit of this "
