@@ -117,10 +117,10 @@ def _parameter(text):
         return text
 
 
-def expand(entry, columns):
-    """One benchmark's entry -> a list of (params, value, samples or None, timed runs or None),
-    product order; timed runs: asv's ``stats_repeat`` (1 with --quick), None for a track."""
-    fields = dict(zip(columns, entry))
+def expand(fields):
+    """One benchmark's entry, as {result column: value} -> a list of (params, value, samples
+    or None, timed runs or None), product order; timed runs: asv's ``stats_repeat`` (1 with
+    --quick), None for a track."""
     param_lists = [[_parameter(p) for p in values] for values in fields.get("params") or []]
     combos = list(itertools.product(*param_lists)) if param_lists else [()]
     results = fields.get("result")
@@ -159,7 +159,7 @@ def measurements(result, benchmarks):
         current = (benchmarks.get(name) or {}).get("version")
         if current is not None and fields.get("version") not in (None, current):
             continue  # measured by another version of the benchmark: asv publish drops it too
-        for combo, value, samples, runs in expand(entry, columns):
+        for combo, value, samples, runs in expand(fields):
             params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
             frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
             preset = params.get("preset")
@@ -298,7 +298,7 @@ def write_history_png(rows, path):
             xs = [commits.index(c) for c in commits if c in values]
             color = reports.COLORS.get(who, "black")
             ys = [values[commits[x]][0] for x in xs]
-            line, = ax.plot(xs, ys, styles.get(preset, "-"), color=color)
+            ax.plot(xs, ys, styles.get(preset, "-"), color=color)
             single = [values[commits[x]][1] == 1 for x in xs]
             quick = quick or any(single)
             ax.scatter([x for x, one in zip(xs, single) if not one],
@@ -344,7 +344,8 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
         if os.path.exists(benchmarks_path) else {}
     files = result_files(results_dir, machine)
     if env is not None:
-        files = [f for f in files if f.get("env_name") == _pick_env(files, env, results_dir, machine)]
+        picked = _pick_env(files, env, results_dir, machine)
+        files = [f for f in files if f.get("env_name") == picked]
     candidates = files
     if commit is None and branch is not None:
         on_branch = branch_commits(branch, repo)

@@ -148,9 +148,10 @@ def run_compare(args, out=sys.stdout):
         print(instructions_table(rows), file=out)
     if not any(row["status"] == "ok" for row in rows):
         return 1
-    if args.strict and disturbed_rows(rows):
+    busy = disturbed_rows(rows)
+    if args.strict and busy:
         print(f"scratchnet compare: exit status {EXIT_DISTURBED} (--strict): "
-              f"{len(disturbed_rows(rows))} rows were measured on a busy machine", file=sys.stderr)
+              f"{len(busy)} rows were measured on a busy machine", file=sys.stderr)
         return EXIT_DISTURBED
     return 0
 
