@@ -76,11 +76,15 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     rows, paths = asv_export.export(results, out=tmp_path)
     assert [(r["preset"], r["framework"]) for r in rows] == [
         (p, f) for p in ("default", "deep", "wide") for f in ("scratch_numpy", "pytorch")]
+    data = json.loads(next(p for p in (results / "testbox").iterdir() if p.name != "machine.json").read_text())
+    stored = stored_by_params(data, "training.Training.time_train_epoch")
     for row in rows:
         assert list(row) == reports.COLUMNS
         assert row["status"] == "ok" and row["commit"] == head and row["machine"] == "testbox"
-        assert 0 < row["train_time_per_epoch_s"] < math.inf
-        assert row["train_time_per_epoch_s_min"] <= row["train_time_per_epoch_s"] <= row["train_time_per_epoch_s_max"]
+        # the figure and its spread are asv's own: the median and the samples' extremes
+        value, samples = stored[row["framework"], row["preset"]]
+        assert math.isfinite(value) and row["train_time_per_epoch_s"] == value
+        assert (row["train_time_per_epoch_s_min"], row["train_time_per_epoch_s_max"]) == (min(samples), max(samples))
         assert 0 <= row["parity_max_abs_diff"] <= 1e-4
         assert row["batch_throughput_samples_per_s"] is None
         assert "not measured by the asv suite: batch_throughput_samples_per_s" in row["notes"]
@@ -95,12 +99,20 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     assert {h["runs"] for h in history if h["metric"] == "train_time_per_epoch_s"} == {"1"}
     assert {h["runs"] for h in history if h["metric"] == "parity_max_abs_diff"} == {""}
     # started_utc: when asv ran the row's first benchmark, not the commit's date
-    data = json.loads(next(p for p in (results / "testbox").iterdir() if p.name != "machine.json").read_text())
     fields = dict(zip(data["result_columns"], data["results"]["training.Training.time_train_epoch"]))
     started = asv_export._iso(min(fields["started_at"], dict(zip(
         data["result_columns"], data["results"]["quality.Parity.track_parity"]))["started_at"]))
     assert {row["started_utc"] for row in rows} == {started}
     assert all("spread: min-max of asv's samples" in row["notes"] for row in rows)
+
+
+def stored_by_params(data, name):
+    """{parameter tuple: (value, samples)} of one benchmark in an asv result file."""
+    import ast
+    import itertools
+    fields = dict(zip(data["result_columns"], data["results"][name]))
+    combos = itertools.product(*[[ast.literal_eval(p) for p in values] for values in fields["params"]])
+    return dict(zip(combos, zip(fields["result"], fields["samples"])))
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +133,13 @@ def test_the_onnxruntime_inference_benchmark_runs_and_is_exported(inference_resu
     rows, _ = asv_export.export(inference_results, out=tmp_path)
     assert [(r["preset"], r["framework"]) for r in rows] == [
         (p, f) for p in ("default", "deep", "wide") for f in ("scratch_numpy", "pytorch", "onnxruntime")]
+    data = json.loads(next(p for p in (inference_results / "testbox").iterdir()
+                           if p.name != "machine.json").read_text())
+    stored = stored_by_params(data, "inference.Inference.time_inference_single")
     for row in rows:
         assert row["status"] == "ok", row["notes"]
-        assert 0 < row["single_sample_latency_s"] < math.inf
+        value, _ = stored[row["framework"], row["preset"]]
+        assert math.isfinite(value) and row["single_sample_latency_s"] == value
         assert row["train_time_per_epoch_s"] is None
     assert all("inference only" in r["notes"] for r in rows if r["framework"] == "onnxruntime")
 
@@ -238,10 +254,11 @@ def test_history_spans_commits(real_results, tmp_path):
     assert [h["commit"] for h in history[:1]] == ["0" * 40]  # oldest first
     assert len(history) == 2 * 12
     assert open(paths["history_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    rows, _ = asv_export.export(results, commit="0000", out=tmp_path / "old")
+    rows, _ = asv_export.export(results, commit="0" * 12, out=tmp_path / "old")
     assert rows[0]["commit"] == "0" * 40
-    with pytest.raises(ValueError, match="commit 'abc' has no results for machine 'testbox'"):
-        asv_export.export(results, commit="abc", out=tmp_path / "x")
+    # not hex, so no commit hash can start with it
+    with pytest.raises(ValueError, match="commit 'xyz' has no results for machine 'testbox'"):
+        asv_export.export(results, commit="xyz", out=tmp_path / "x")
 
 
 def test_several_machines_need_a_choice(real_results, tmp_path):
@@ -299,7 +316,7 @@ def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
     assert rows[0]["commit"] == elsewhere  # no branch: the newest of all
     rows, _ = asv_export.export(results, out=tmp_path / "on", branch="HEAD", repo=ROOT)
     assert rows[0]["commit"] == head
-    rows, _ = asv_export.export(results, out=tmp_path / "c", commit="ffff", branch="HEAD", repo=ROOT)
+    rows, _ = asv_export.export(results, out=tmp_path / "c", commit="f" * 12, branch="HEAD", repo=ROOT)
     assert rows[0]["commit"] == elsewhere
     with pytest.raises(ValueError, match=r"cannot list the commits of branch 'no-such-branch'"):
         asv_export.export(results, out=tmp_path / "x", branch="no-such-branch", repo=ROOT)

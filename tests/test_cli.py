@@ -1,8 +1,11 @@
 """The scratchnet command, run as a user runs it: in a subprocess."""
+import math
 import subprocess
 import sys
 
 import pytest
+
+from scratchnet import reports
 
 
 def scratchnet(*args):
@@ -130,8 +133,14 @@ def test_compare_roofline_prints_and_records_the_rates(tmp_path):
     assert table[3].startswith("custom")
     import json
     rows = json.loads((tmp_path / "comparison_metrics.json").read_text())
-    for row in rows:  # each worker measured its own roofline
-        assert row["sgemm_gflops_per_s"] > 0 and 0 < row["fraction_of_sgemm"]
+    # each worker measured its own roofline, and the table prints the rows' figures
+    cells = [cell.strip() for cell in table[3].split("|")]
+    by = {row["framework"]: row for row in rows}
+    assert cells[6:] == [reports.format_number(by[f][column])
+                         for column in ("sgemm_gflops_per_s", "fraction_of_sgemm")
+                         for f in ("scratch_numpy", "pytorch")]
+    for row in rows:
+        assert math.isfinite(row["sgemm_gflops_per_s"])
         assert row["fraction_of_sgemm"] == pytest.approx(row["train_gflops_per_s"]
                                                          / row["sgemm_gflops_per_s"], rel=1e-12)
 

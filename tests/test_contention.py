@@ -102,7 +102,8 @@ def test_a_snapshot_reads_this_machine():
     sum(i * i for i in range(200_000))
     second = contention.take_snapshot()
     window = contention_between(first, second, threads=1)
-    assert window.window_s > 0 and window.cpus == len(os.sched_getaffinity(0))
+    assert window.window_s == second.wall_s - first.wall_s
+    assert window.cpus == len(os.sched_getaffinity(0))
     assert 0 <= window.contention <= 1 and 0 <= window.runqueue_wait <= 1
 
 
