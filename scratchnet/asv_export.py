@@ -19,37 +19,49 @@ import math
 import os
 import subprocess
 
-from . import reports
-from .compare import PRESETS, held_out_size
+from typing import NamedTuple
 
-#: asv benchmark (last part of its name) -> (report column, how to convert a value)
+import numpy as np
+
+from . import reports
+from .compare import PRESETS, add_roofline, held_out_size
+from .ratios import RATIO_COLUMNS, ratio_with_interval
+
+#: asv benchmark (last part of its name) -> report column. Every benchmark of the suite is
+#: lower-is-better, as asv's gate reads it; the exporter turns the error rate back into
+#: accuracy and the sgemm time into a rate.
 METRICS = {
     "time_train_epoch": "train_time_per_epoch_s",
     "time_inference": "inference_latency_per_sample_s",
     "time_inference_single": "single_sample_latency_s",
     "track_train_memory_mb": "peak_memory_mb",
     "peakmem_train": "process_peak_rss_mb",
-    "track_accuracy": "final_accuracy",
+    "track_error_rate": "final_accuracy",
     "track_parity": "parity_max_abs_diff",
-    "track_train_gflops": "train_gflops_per_s",
-    "track_fraction_of_sgemm": "fraction_of_sgemm",
-    "track_train_time_ratio": "train_time_ratio",
+    "time_sgemm": "sgemm_gflops_per_s",
     "track_train_step_instructions": "train_step_instructions",
     "track_inference_instructions": "inference_instructions",
 }
+#: Figures of the machine, not of a framework or preset (benchmarks without parameters).
+MACHINE_METRICS = ("sgemm_gflops_per_s",)
+#: Figures derived here from the measured ones, per commit (see ``derive``).
+DERIVED_METRICS = ("train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio")
 UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
          "single_sample_latency_s": "s", "peak_memory_mb": "MB", "process_peak_rss_mb": "MB",
          "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff",
-         "train_gflops_per_s": "GFLOP/s", "fraction_of_sgemm": "fraction",
-         "train_time_ratio": "scratch / torch", "train_step_instructions": "instructions",
-         "inference_instructions": "instructions"}
+         "sgemm_gflops_per_s": "GFLOP/s", "train_gflops_per_s": "GFLOP/s",
+         "fraction_of_sgemm": "fraction", "train_time_ratio": "scratch / torch",
+         "train_step_instructions": "instructions", "inference_instructions": "instructions"}
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
 HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
                    "value", "unit", "runs", "status", "benchmark"]
-#: Figures of the pair, not of one framework (benchmarks without a framework parameter):
-#: the history draws them once per preset.
+#: Figures of the pair, not of one framework: the history draws them once per preset.
 PAIR_METRICS = ("parity_max_abs_diff", "train_time_ratio")
+#: The 2 n^3 flops of one ``time_sgemm`` call (benchmarks/performance.py's SGEMM_SIZE).
+SGEMM_FLOPS = 2 * 2048 ** 3
+#: Fewer samples a side than this (asv --quick takes one) give a ratio without an interval.
+MIN_SAMPLES_FOR_INTERVAL = 5
 
 
 # ---------------------------------------------------------------------- reading
@@ -146,10 +158,24 @@ def _param_names(benchmarks, name, n_params):
     return ["framework", "preset"][:n_params] if n_params <= 2 else [f"p{i}" for i in range(n_params)]
 
 
+class Measured(NamedTuple):
+    """One benchmark's figure for one framework and preset (both None for a figure of the
+    machine), in the report's units. ``started``: when asv ran the benchmark (milliseconds
+    since the epoch); ``runs``: the timed runs behind it (see ``expand``)."""
+
+    framework: str | None
+    preset: str | None
+    column: str
+    value: float | None
+    samples: list | None
+    status: str
+    benchmark: str
+    started: float | None
+    runs: int | None
+
+
 def measurements(result, benchmarks):
-    """Every (framework, preset, column, value, samples, status, benchmark, started_at, runs) in
-    one result file; ``started_at``: when asv ran the benchmark (milliseconds since the epoch);
-    ``runs``: the timed runs behind the value (see ``expand``)."""
+    """Every ``Measured`` figure of the suite in one result file."""
     columns = result["result_columns"]
     for name, entry in result["results"].items():
         column = METRICS.get(name.rsplit(".", 1)[-1])
@@ -161,34 +187,95 @@ def measurements(result, benchmarks):
             continue  # measured by another version of the benchmark: asv publish drops it too
         for combo, value, samples, runs in expand(fields):
             params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
-            frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
-            preset = params.get("preset")
-            if preset not in PRESETS:
-                continue
+            if column in MACHINE_METRICS:
+                frameworks, preset = [None], None
+            else:
+                frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
+                preset = params.get("preset")
+                if preset not in PRESETS:
+                    continue
             converted, converted_samples = _convert(column, preset, value, samples)
             for framework in frameworks:
-                yield (framework, preset, column, converted, converted_samples, _status(value), name,
-                       fields.get("started_at"), runs)
+                yield Measured(framework, preset, column, converted, converted_samples,
+                               _status(value), name, fields.get("started_at"), runs)
 
 
 def _convert(column, preset, value, samples):
-    """asv's units -> the report's: per-sample latency, MB for peakmem bytes."""
-    factor = 1.0
-    if column == "inference_latency_per_sample_s":
-        factor = 1 / held_out_size(PRESETS[preset]["n_samples"])
-    elif column == "process_peak_rss_mb":
-        factor = 1 / 2 ** 20
+    """asv's units -> the report's: per-sample latency, MB for peakmem bytes, accuracy for
+    the error rate, GFLOP/s for the sgemm time."""
     if _status(value) != "ok":
         return None, None
-    return value * factor, [s * factor for s in samples] if samples else None
+    convert = {"inference_latency_per_sample_s":
+                   lambda v: v / held_out_size(PRESETS[preset]["n_samples"]),
+               "process_peak_rss_mb": lambda v: v / 2 ** 20,
+               "final_accuracy": lambda v: 1.0 - v,
+               "sgemm_gflops_per_s": lambda v: SGEMM_FLOPS / v / 1e9}.get(column, lambda v: v)
+    return convert(value), [convert(v) for v in samples] if samples else None
+
+
+def collect(result, benchmarks):
+    """({(preset, framework): {column: Measured}}, {column: Measured} of the machine)."""
+    by_key, machine_figures = {}, {}
+    for measured in measurements(result, benchmarks):
+        if measured.column in MACHINE_METRICS:
+            machine_figures[measured.column] = measured
+        else:
+            by_key.setdefault((measured.preset, measured.framework), {})[measured.column] = measured
+    return by_key, machine_figures
+
+
+def derive(by_key, machine_figures):
+    """The figures computed from measured ones, {(preset, framework): {column: (value, runs)}}
+    plus each ratio's interval columns:
+
+    * ``sgemm_gflops_per_s`` (the machine's, from ``time_sgemm``), ``train_gflops_per_s``
+      and ``fraction_of_sgemm``, as ``scratchnet compare --roofline`` computes them;
+    * on every row other than scratch_numpy's, the ratios of ``scratchnet.ratios``
+      (scratch_numpy's median over this row's) with a 95 % interval from a percentile
+      bootstrap of the two benchmarks' samples, each side's processes pooled; no interval
+      with fewer than ``MIN_SAMPLES_FOR_INTERVAL`` samples a side.
+    """
+    derived = {}
+    sgemm = machine_figures.get("sgemm_gflops_per_s")
+    for (preset, framework), measured in by_key.items():
+        figures = derived.setdefault((preset, framework), {})
+        train = measured.get("train_time_per_epoch_s")
+        if sgemm is not None and sgemm.value and train is not None and train.value:
+            row = {"train_time_per_epoch_s": train.value, "sgemm_gflops_per_s": sgemm.value,
+                   "layer_sizes": "x".join(map(str, PRESETS[preset]["layer_sizes"])),
+                   "n_samples": PRESETS[preset]["n_samples"]}
+            add_roofline([row])
+            runs = _fewest(train.runs, sgemm.runs)
+            for column in ("sgemm_gflops_per_s", "train_gflops_per_s", "fraction_of_sgemm"):
+                figures[column] = (row[column], runs)
+        scratch = by_key.get((preset, "scratch_numpy"))
+        if framework == "scratch_numpy" or scratch is None:
+            continue
+        for column, ratio_column in RATIO_COLUMNS.items():
+            ours, theirs = scratch.get(column), measured.get(column)
+            if ours is None or theirs is None or not ours.value or not theirs.value:
+                continue
+            low = high = None
+            value = ours.value / theirs.value
+            if min(len(ours.samples or []), len(theirs.samples or [])) >= MIN_SAMPLES_FOR_INTERVAL:
+                ratio = ratio_with_interval([ours.samples], [theirs.samples])
+                value, low, high = ratio.value, ratio.low, ratio.high
+            figures[ratio_column] = (value, _fewest(ours.runs, theirs.runs))
+            figures[f"{ratio_column}_ci_low"] = (low, None)
+            figures[f"{ratio_column}_ci_high"] = (high, None)
+    return derived
+
+
+def _fewest(*runs):
+    known = [r for r in runs if r is not None]
+    return min(known) if known else None
 
 
 # ---------------------------------------------------------------------- reports
 def report_rows(result, machine_info, benchmarks, machine):
     """One report row per framework x preset for one result file, in compare's columns."""
-    by_key = {}
-    for framework, preset, column, value, samples, status, name, started, _ in measurements(result, benchmarks):
-        by_key.setdefault((preset, framework), []).append((column, value, samples, status, name, started))
+    by_key, machine_figures = collect(result, benchmarks)
+    derived = derive(by_key, machine_figures)
     rows = []
     commit = result["commit_hash"]
     requirements = result.get("requirements") or {}
@@ -212,19 +299,23 @@ def report_rows(result, machine_info, benchmarks, machine):
                 onnxruntime_version=requirements.get("onnxruntime"),
                 platform=machine_info.get("os"), cpu=machine_info.get("cpu"),
                 cpu_count=_int_or_none(machine_info.get("num_cpu")),
-                started_utc=_iso(min((f[5] for f in found if f[5]), default=None)))
+                started_utc=_iso(min((m.started for m in found.values() if m.started), default=None)))
             failed, skipped, spread, measured = [], [], True, False
-            for column, value, samples, status, name, _ in found:
-                if status == "ok":
-                    if column in row:  # process_peak_rss_mb, train_time_ratio: history only
-                        row[column] = value
+            for column, m in found.items():
+                if m.status == "ok":
+                    if column in row:  # process_peak_rss_mb: history only
+                        row[column] = m.value
                         measured = True
-                    if samples and f"{column}_min" in reports.COLUMNS:
-                        row[f"{column}_min"], row[f"{column}_max"] = min(samples), max(samples)
-                    elif name.rsplit(".", 1)[-1].startswith("time_"):
+                    if m.samples and f"{column}_min" in reports.COLUMNS:
+                        row[f"{column}_min"], row[f"{column}_max"] = min(m.samples), max(m.samples)
+                        if f"{column}_q25" in reports.COLUMNS:
+                            row[f"{column}_q25"], row[f"{column}_q75"] = _quartiles(m.samples)
+                    elif m.benchmark.rsplit(".", 1)[-1].startswith("time_"):
                         spread = False  # only time_ benchmarks have samples
                 else:
-                    (failed if status == "error" else skipped).append(name.rsplit(".", 1)[-1])
+                    (failed if m.status == "error" else skipped).append(m.benchmark.rsplit(".", 1)[-1])
+            for column, (value, _) in derived.get((preset, framework), {}).items():
+                row[column] = value
             row["status"] = "error" if failed else ("ok" if measured else "skipped")
             notes = [f"from asv results of commit {commit[:8]} on machine {machine}"]
             if not measured and not failed and not skipped:
@@ -238,9 +329,20 @@ def report_rows(result, machine_info, benchmarks, machine):
             notes.append(f"not measured by the asv suite: {', '.join(NOT_MEASURED)}")
             notes.append("spread: min-max of asv's samples" if spread else
                          "no spread: run asv with --record-samples for min-max")
+            ratios = [c for c in RATIO_COLUMNS.values() if row.get(c) is not None]
+            if ratios:
+                notes.append("ratio intervals: bootstrap of asv's samples, each side's processes "
+                             "pooled" if all(row.get(f"{c}_ci_low") is not None for c in ratios)
+                             else f"ratios without an interval: fewer than "
+                                  f"{MIN_SAMPLES_FOR_INTERVAL} samples a side")
             row["notes"] = "; ".join(notes)
             rows.append(row)
     return rows
+
+
+def _quartiles(samples):
+    low, high = np.percentile(np.asarray(samples, dtype=np.float64), [25, 75])
+    return float(low), float(high)
 
 
 def _int_or_none(value):
@@ -258,14 +360,24 @@ def _iso(milliseconds):
 
 
 def history_rows(files, benchmarks, machine):
-    """One row per commit x framework x preset x metric, oldest commit first."""
+    """One row per commit x framework x preset x metric, oldest commit first: the measured
+    figures, then the derived ones (``DERIVED_METRICS``; a ratio on the other framework's row)."""
     rows = []
     for result in files:
-        for framework, preset, column, value, _, status, name, _, runs in measurements(result, benchmarks):
-            rows.append({"commit": result["commit_hash"], "commit_date": _iso(result.get("date")),
-                         "machine": machine, "env": result.get("env_name"), "framework": framework,
-                         "preset": preset, "metric": column, "value": value,
-                         "unit": UNITS[column], "runs": runs, "status": status, "benchmark": name})
+        common = {"commit": result["commit_hash"], "commit_date": _iso(result.get("date")),
+                  "machine": machine, "env": result.get("env_name")}
+        by_key, machine_figures = collect(result, benchmarks)
+        for m in [*machine_figures.values(), *(m for found in by_key.values() for m in found.values())]:
+            rows.append({**common, "framework": m.framework, "preset": m.preset, "metric": m.column,
+                         "value": m.value, "unit": UNITS[m.column], "runs": m.runs,
+                         "status": m.status, "benchmark": m.benchmark})
+        for (preset, framework), figures in derive(by_key, machine_figures).items():
+            for column in DERIVED_METRICS:
+                if column in figures:
+                    value, runs = figures[column]
+                    rows.append({**common, "framework": framework, "preset": preset,
+                                 "metric": column, "value": value, "unit": UNITS[column],
+                                 "runs": runs, "status": "ok", "benchmark": "derived"})
     return rows
 
 
@@ -275,7 +387,8 @@ def write_history_csv(rows, path):
 
 def write_history_png(rows, path):
     """Each metric over commits: one line per framework and preset (one per preset for the
-    pair's figures, in black); points from a single timed run (asv --quick) hollow."""
+    pair's figures, one for the machine's sgemm rate, in black); points from a single timed
+    run (asv --quick) hollow."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -292,9 +405,10 @@ def write_history_png(rows, path):
         series = {}
         for row in rows:
             if row["metric"] == metric and row["value"] is not None:
-                who = "scratch_numpy vs pytorch" if metric in PAIR_METRICS else row["framework"]
+                who = ("scratch_numpy vs pytorch" if metric in PAIR_METRICS else
+                       "NumPy sgemm 2048x2048" if metric in MACHINE_METRICS else row["framework"])
                 series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
-        for (who, preset), values in sorted(series.items()):
+        for (who, preset), values in sorted(series.items(), key=lambda item: (item[0][0], str(item[0][1]))):
             xs = [commits.index(c) for c in commits if c in values]
             color = reports.COLORS.get(who, "black")
             ys = [values[commits[x]][0] for x in xs]
@@ -306,7 +420,7 @@ def write_history_png(rows, path):
             ax.scatter([x for x, one in zip(xs, single) if one],
                        [y for y, one in zip(ys, single) if one], facecolors="white",
                        edgecolors=color, s=18, zorder=3)
-            legend.setdefault(f"{who} {preset}", Line2D([], [], linestyle=styles.get(preset, "-"),
+            legend.setdefault(f"{who} {preset or ''}".strip(), Line2D([], [], linestyle=styles.get(preset, "-"),
                                                         color=color, marker="o", markersize=4))
         ax.set_title(metric, fontsize=10)
         ax.set_ylabel(UNITS[metric])

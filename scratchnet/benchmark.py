@@ -25,7 +25,8 @@ from .validation import check_int
 
 
 class Timing(float):
-    """The median of timed runs (it *is* that float), with ``.min``, ``.max`` and ``.runs``."""
+    """The median of timed runs (it *is* that float), with ``.min``, ``.max``, the
+    quartiles ``.q25`` and ``.q75`` (NumPy's linear interpolation) and ``.runs``."""
 
     def __new__(cls, values):
         values = [float(v) for v in values]
@@ -33,6 +34,7 @@ class Timing(float):
             raise ValueError("a Timing needs at least one run")
         timing = super().__new__(cls, float(np.median(values)))
         timing.min, timing.max, timing.runs = min(values), max(values), values
+        timing.q25, timing.q75 = (float(q) for q in np.percentile(values, [25, 75]))
         return timing
 
     def scaled(self, factor):

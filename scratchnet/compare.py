@@ -335,12 +335,15 @@ def _pool_rounds(results):
     pooled.pop("_contention", None)
     pooled.update(contention.to_columns(contention.worst(
         contention.Contention(**row["_contention"]) for row in rows if "_contention" in row)))
-    if len(rows) > 1:
-        for column, values in runs.items():
-            timing = benchmark.Timing(values)
+    for column, values in runs.items():
+        timing = benchmark.Timing(values)
+        if f"{column}_q25" in COLUMNS:
+            pooled[f"{column}_q25"], pooled[f"{column}_q75"] = timing.q25, timing.q75
+        if len(rows) > 1:
             pooled[column] = float(timing)
             if f"{column}_min" in COLUMNS:
                 pooled[f"{column}_min"], pooled[f"{column}_max"] = timing.min, timing.max
+    if len(rows) > 1:
         for column in _MEMORY_COLUMNS:
             values = [row[column] for row in rows if row.get(column) is not None]
             if values:

@@ -19,11 +19,15 @@ from .ratios import RATIO_COLUMNS
 SPEC_COLUMNS = ["framework", "status", "layer_sizes", "train_time_per_epoch_s",
                 "inference_latency_per_sample_s", "batch_throughput_samples_per_s",
                 "peak_memory_mb", "final_accuracy", "notes"]
+#: The timed columns: each has ``_min``, ``_max`` and the quartiles ``_q25``, ``_q75`` of its runs.
+TIMED = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
+         "batch_throughput_samples_per_s"]
 COLUMNS = SPEC_COLUMNS + [
     "train_time_per_epoch_s_min", "train_time_per_epoch_s_max",
     "inference_latency_per_sample_s_min", "inference_latency_per_sample_s_max",
     "single_sample_latency_s", "single_sample_latency_s_min", "single_sample_latency_s_max",
     "batch_throughput_samples_per_s_min", "batch_throughput_samples_per_s_max",
+    *[f"{column}{suffix}" for column in TIMED for suffix in ("_q25", "_q75")],
     "peak_traced_mb", "peak_memory_method", "peak_gpu_memory_mb",
     "train_accuracy", "parity_max_abs_diff",
     *[f"{ratio}{suffix}" for ratio in RATIO_COLUMNS.values() for suffix in ("", "_ci_low", "_ci_high")],
@@ -323,7 +327,13 @@ PNG_SIZE = (1200, 900)  # pixels
 
 
 def write_png(rows, path):
-    """A 2x2 summary: one bar per framework, configurations side by side, min-max error bars."""
+    """Write ``summary_figure(rows)`` as a PNG."""
+    save_png(summary_figure(rows), path)
+
+
+def summary_figure(rows):
+    """A 2x2 summary: one bar per framework, configurations side by side, whiskers over the
+    middle half of the runs (the quartiles: one slow run among many does not move them)."""
     from matplotlib.figure import Figure
 
     groups = list(dict.fromkeys(_group(row) for row in rows))
@@ -345,8 +355,8 @@ def write_png(rows, path):
                 value = row[column] * scale
                 xs.append(g_index + (f_index - (len(present) - 1) / 2) * width)
                 heights.append(value)
-                low.append(value - (row.get(f"{column}_min") or row[column]) * scale)
-                high.append((row.get(f"{column}_max") or row[column]) * scale - value)
+                low.append(value - _or(row.get(f"{column}_q25"), row[column]) * scale)
+                high.append(_or(row.get(f"{column}_q75"), row[column]) * scale - value)
             if xs:
                 spread = [low, high] if any(low) or any(high) else None
                 bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
@@ -368,10 +378,11 @@ def write_png(rows, path):
                if r["status"] != "ok"]
     skipped += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "
                 f"{r['contention']:.2f})" for r in disturbed_rows(rows)]
-    figure.suptitle(f"scratchnet: {' vs '.join(frameworks)} (medians; bars span min-max)"
+    figure.suptitle(f"scratchnet: {' vs '.join(frameworks)} (bars: medians; whiskers: the "
+                    f"middle half of the runs, 25th-75th percentile)"
                     + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
     figure.tight_layout()
-    save_png(figure, path)
+    return figure
 
 
 def save_png(figure, path):
@@ -380,10 +391,14 @@ def save_png(figure, path):
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
 
 
+def _or(value, default):
+    return default if value is None else value
+
+
 def _spans_decades(rows, column):
-    """Whether the panel's bars and min-max whiskers span more than a factor of 20 (then
-    a log axis: on a busy machine one slow run would otherwise flatten every bar)."""
-    values = [r[key] for r in rows for key in (column, f"{column}_min", f"{column}_max")
+    """Whether the panel's bars and whiskers span more than a factor of 20 (then a log
+    axis: frameworks or presets that far apart would otherwise flatten the smaller bars)."""
+    values = [r[key] for r in rows for key in (column, f"{column}_q25", f"{column}_q75")
               if r.get(column) and r.get(key)]
     return len(values) > 1 and max(values) / min(values) > 20
 

@@ -6,6 +6,7 @@ and results folder. Edge cases (failed, skipped, several machines, corrupt
 files) are made by editing copies of that real output.
 """
 import csv
+import itertools
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scratchnet import asv_export, compare, reports
@@ -22,7 +24,7 @@ pytest.importorskip("torch")
 pytest.importorskip("asv")
 pytestmark = pytest.mark.slow  # real asv runs
 ROOT = Path(__file__).parents[1]
-SUBSET = "time_train_epoch|track_parity"
+SUBSET = "time_train_epoch|track_parity|time_sgemm"
 
 
 def asv(work, *args, config="asv.json"):
@@ -92,11 +94,33 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     assert written == json.loads(json.dumps(rows))
     assert reports.read_csv(paths["csv"])[0]["framework"] == "scratch_numpy"
     assert Path(paths["png"]).stat().st_size > 10_000 and Path(paths["markdown"]).read_text().startswith("| framework")
+    # derived from the time_ benchmarks: the roofline as compare --roofline computes it, and
+    # the ratio of the two medians; one sample a side (--quick): no interval, and it says so
+    sgemm_seconds = dict(zip(data["result_columns"], data["results"]["performance.Sgemm.time_sgemm"]))["result"][0]
+    by = {(r["preset"], r["framework"]): r for r in rows}
+    for row in rows:
+        assert row["sgemm_gflops_per_s"] == pytest.approx(2 * 2048 ** 3 / sgemm_seconds / 1e9)
+        flops = compare.training_flops_per_epoch(compare.PRESETS[row["preset"]]["layer_sizes"],
+                                                 row["n_samples"])
+        assert row["train_gflops_per_s"] == pytest.approx(flops / row["train_time_per_epoch_s"] / 1e9)
+        assert row["fraction_of_sgemm"] == pytest.approx(row["train_gflops_per_s"] / row["sgemm_gflops_per_s"])
+        if row["framework"] == "pytorch":
+            scratch = by[row["preset"], "scratch_numpy"]
+            assert row["train_time_ratio"] == pytest.approx(
+                scratch["train_time_per_epoch_s"] / row["train_time_per_epoch_s"])
+            assert row["train_time_ratio_ci_low"] is None and row["train_time_ratio_ci_high"] is None
+            assert "ratios without an interval: fewer than 5 samples a side" in row["notes"]
+        else:
+            assert row["train_time_ratio"] is None
     history = list(csv.DictReader(open(paths["history_csv"])))
-    assert len(history) == 6 + 3 * 2  # time_train_epoch: 2 x 3; parity: 3 presets on both rows
-    assert {h["metric"] for h in history} == {"train_time_per_epoch_s", "parity_max_abs_diff"}
+    # time_train_epoch: 2 x 3; parity: 3 presets on both rows; the sgemm rate once; GFLOP/s
+    # and fraction of sgemm: 2 x 3 each; the time ratio: 3 presets on pytorch's row
+    assert len(history) == 6 + 6 + 1 + 6 + 6 + 3
+    assert {h["metric"] for h in history} == {
+        "train_time_per_epoch_s", "parity_max_abs_diff", "sgemm_gflops_per_s",
+        "train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio"}
     # runs: one timed run each with --quick (hollow points in the PNG); a track has none
-    assert {h["runs"] for h in history if h["metric"] == "train_time_per_epoch_s"} == {"1"}
+    assert {h["runs"] for h in history if h["metric"] != "parity_max_abs_diff"} == {"1"}
     assert {h["runs"] for h in history if h["metric"] == "parity_max_abs_diff"} == {""}
     # started_utc: when asv ran the row's first benchmark, not the commit's date
     fields = dict(zip(data["result_columns"], data["results"]["training.Training.time_train_epoch"]))
@@ -203,7 +227,7 @@ def test_a_result_of_another_benchmark_version_is_left_out(real_results, tmp_pat
     assert all(row["train_time_per_epoch_s"] is None for row in rows)
     assert all(row["status"] == "ok" and row["parity_max_abs_diff"] is not None for row in rows)
     history = list(csv.DictReader(open(paths["history_csv"])))
-    assert {h["metric"] for h in history} == {"parity_max_abs_diff"}
+    assert {h["metric"] for h in history} == {"parity_max_abs_diff", "sgemm_gflops_per_s"}
 
 
 def move_result(data, results, old, new):
@@ -215,16 +239,59 @@ def move_result(data, results, old, new):
     data["results"][new] = entry
 
 
-def test_a_track_in_seconds_does_not_ask_for_samples(real_results, tmp_path):
-    """A figure whose name ends in _s (GFLOP/s) but comes from a track_ benchmark has no
-    samples to record: no "--record-samples" advice."""
+def test_a_track_does_not_ask_for_samples(real_results, tmp_path):
+    """Only time_ benchmarks have samples to record: rows measured by tracks alone get no
+    "--record-samples" advice."""
     results, path, _ = copy_results(real_results, tmp_path)
     edit(path, lambda data: move_result(data, results, "training.Training.time_train_epoch",
-                                        "performance.TrainingRoofline.track_train_gflops"))
+                                        "training.MemoryAboveBaseline.track_train_memory_mb"))
     rows, _ = asv_export.export(results, out=tmp_path / "out")
-    assert rows and all(row["train_gflops_per_s"] is not None for row in rows)
+    assert rows and all(row["peak_memory_mb"] is not None for row in rows)
     assert all(row["status"] == "ok" for row in rows)
     assert not any("--record-samples" in row["notes"] for row in rows), rows[0]["notes"]
+
+
+def test_the_error_rate_is_reported_as_accuracy(real_results, tmp_path):
+    """The suite tracks 1 - accuracy (lower is better, as asv's gate reads every figure);
+    the reports show the accuracy."""
+    results, path, _ = copy_results(real_results, tmp_path)
+    edit(path, lambda data: move_result(data, results, "training.Training.time_train_epoch",
+                                        "quality.Accuracy.track_error_rate"))
+    stored = stored_by_params(json.loads(path.read_text()), "quality.Accuracy.track_error_rate")
+    rows, _ = asv_export.export(results, out=tmp_path / "out")
+    for row in rows:
+        assert row["final_accuracy"] == pytest.approx(1 - stored[row["framework"], row["preset"]][0])
+
+
+def test_ratio_intervals_come_from_the_samples(real_results, tmp_path):
+    """With samples (a full asv run), each ratio gets the bootstrap interval of
+    scratchnet.ratios, and the summary's whiskers the samples' quartiles."""
+    from scratchnet.ratios import ratio_with_interval
+    results, path, _ = copy_results(real_results, tmp_path)
+    timed = {"'scratch_numpy'": [0.010, 0.011, 0.0105, 0.0102, 0.0099, 0.0300, 0.0101],
+             "'pytorch'": [0.020, 0.021, 0.0195, 0.0202, 0.0199, 0.0201, 0.0203]}
+
+    def change(data):
+        fields = dict(zip(data["result_columns"], data["results"]["training.Training.time_train_epoch"]))
+        combos = list(itertools.product(*fields["params"]))
+        fields["samples"] = [timed[framework] for framework, _ in combos]
+        fields["result"] = [float(np.median(timed[framework])) for framework, _ in combos]
+        fields["stats_repeat"] = [7] * len(combos)
+        data["results"]["training.Training.time_train_epoch"] = [
+            fields.get(column) for column in data["result_columns"]]
+
+    edit(path, change)
+    rows, _ = asv_export.export(results, out=tmp_path / "out")
+    expected = ratio_with_interval([timed["'scratch_numpy'"]], [timed["'pytorch'"]])
+    for row in rows:
+        samples = timed[repr(row["framework"])]
+        assert (row["train_time_per_epoch_s_q25"], row["train_time_per_epoch_s_q75"]) == \
+            tuple(np.percentile(samples, [25, 75]))
+        if row["framework"] == "pytorch":
+            assert (row["train_time_ratio"], row["train_time_ratio_ci_low"],
+                    row["train_time_ratio_ci_high"]) == (expected.value, expected.low, expected.high)
+            assert row["train_time_ratio_ci_low"] < row["train_time_ratio"] < row["train_time_ratio_ci_high"]
+            assert "ratio intervals: bootstrap of asv's samples" in row["notes"]
 
 
 def test_a_row_with_no_report_figure_is_not_ok(real_results, tmp_path):
@@ -252,7 +319,7 @@ def test_history_spans_commits(real_results, tmp_path):
     assert rows[0]["commit"] == head  # the newest by default
     history = list(csv.DictReader(open(paths["history_csv"])))
     assert [h["commit"] for h in history[:1]] == ["0" * 40]  # oldest first
-    assert len(history) == 2 * 12
+    assert len(history) == 2 * 28
     assert open(paths["history_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     rows, _ = asv_export.export(results, commit="0" * 12, out=tmp_path / "old")
     assert rows[0]["commit"] == "0" * 40
@@ -336,7 +403,7 @@ def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_p
     # without --env: asv's built environment before the `-E existing` quick check
     _, paths = asv_export.export(results, out=tmp_path / "out")
     history = list(csv.DictReader(open(paths["history_csv"])))
-    assert {h["env"] for h in history} == {"virtualenv-py3.11"} and len(history) == 12
+    assert {h["env"] for h in history} == {"virtualenv-py3.11"} and len(history) == 28
     # a part of the name is enough where no other environment has it
     existing = json.loads(path.read_text())["env_name"]
     assert existing.startswith("existing")
@@ -355,7 +422,7 @@ def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_p
     third.unlink()
     _, paths = asv_export.export(results, env=json.loads(path.read_text())["env_name"], out=tmp_path / "o2")
     history = list(csv.DictReader(open(paths["history_csv"])))
-    assert len(history) == 12, "a benchmark missing from benchmarks.json must not be exported"
+    assert len(history) == 28, "a benchmark missing from benchmarks.json must not be exported"
 
 
 def test_instruction_benchmarks_skip_without_valgrind_and_never_return_none(monkeypatch):

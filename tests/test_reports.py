@@ -166,12 +166,22 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == sorted(reports.FILES.values())
 
 
-def test_a_log_axis_when_the_whiskers_span_decades():
-    """Medians alike but one run 80 times slower (a busy machine): a linear axis would
-    flatten both bars to nothing, so the panel goes logarithmic."""
-    rows = [{"x": 2.2e-6, "x_min": 2.0e-6, "x_max": 9.4e-5},
-            {"x": 2.5e-6, "x_min": 2.1e-6, "x_max": 1.9e-4}]
-    assert reports._spans_decades(rows, "x")
-    calm = [{**row, "x_max": row["x"] * 1.5} for row in rows]
-    assert not reports._spans_decades(calm, "x")
+def test_one_slow_run_moves_neither_the_whiskers_nor_the_scale():
+    """One run 70 times the median (a busy moment): the whiskers span the quartiles, so the
+    training panel keeps a linear axis scaled to the bars, not to the outlier."""
+    rows = fake_rows()[:2]
+    for row in rows:
+        median = row["train_time_per_epoch_s"]
+        row.update(train_time_per_epoch_s_q25=median * 0.97, train_time_per_epoch_s_q75=median * 1.04)
+    rows[1]["train_time_per_epoch_s_max"] = rows[1]["train_time_per_epoch_s"] * 70
+    training = reports.summary_figure(rows).axes[0]
+    assert training.get_yscale() == "linear"
+    highest = max(row["train_time_per_epoch_s_q75"] for row in rows)
+    assert training.get_ylim()[1] < 1.2 * highest, (training.get_ylim(), highest)
+    assert not reports._spans_decades(rows, "train_time_per_epoch_s")
+
+
+def test_a_log_axis_when_the_bars_or_quartiles_span_decades():
     assert reports._spans_decades([{"x": 1.0}, {"x": 30.0}], "x")
+    assert reports._spans_decades([{"x": 1.0, "x_q25": 0.9, "x_q75": 25.0}, {"x": 1.2}], "x")
+    assert not reports._spans_decades([{"x": 1.0, "x_max": 80.0}, {"x": 1.2}], "x")
