@@ -61,6 +61,47 @@ def all_preset_data():
     return {name: load_preset_data(name) for name in PRESET_NAMES}
 
 
+def trained_models():
+    """(data, {(framework, preset): {"weights", "accuracy", "proba"}}): every model trained
+    once with the preset's settings, its weights, held-out accuracy and held-out
+    probabilities (float64); a framework this commit cannot build is left out."""
+    data = all_preset_data()
+    trained = {}
+    for framework in FRAMEWORKS:
+        for preset in PRESET_NAMES:
+            try:
+                model = build(framework, preset)
+            except NotImplementedError:
+                continue
+            use_threads()
+            X_test, y_test = data[preset][2], data[preset][3]
+            train(model, preset, data[preset])
+            trained[framework, preset] = {
+                "weights": model.get_weights(),
+                "accuracy": float(model.evaluate(X_test, y_test)["accuracy"]),
+                "proba": model.predict_proba(X_test).astype("float64")}
+    return data, trained
+
+
+class TrainedBenchmark:
+    """Base of the benchmarks that read trained models. asv runs a ``setup_cache`` once per
+    defining function, so every subclass shares this one: each model is trained once per
+    commit, not once per benchmark process."""
+
+    timeout = 300
+
+    def setup_cache(self):
+        return trained_models()
+
+    def trained(self, cache, framework, preset):
+        """The trained entry, or NotImplementedError saying why this commit has none."""
+        _, trained = cache
+        if (framework, preset) not in trained:
+            build(framework, preset)  # raises NotImplementedError with the reason
+            raise RuntimeError(f"{framework} on {preset} was not trained by setup_cache")
+        return trained[framework, preset]
+
+
 def model_class(framework):
     """The model class for a framework, or NotImplementedError where it cannot be had."""
     try:

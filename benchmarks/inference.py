@@ -7,8 +7,7 @@ or onnxruntime is not installed, or the commit has no ``scratchnet.onnx_export``
 import os
 import tempfile
 
-from .common import (FRAMEWORKS, PRESET_NAMES, FrameworkPresetBenchmark, THREADS,
-                     all_preset_data, build, train, use_threads)
+from .common import FRAMEWORKS, PRESET_NAMES, THREADS, TrainedBenchmark, build, use_threads
 
 INFERENCE_FRAMEWORKS = FRAMEWORKS + ["onnxruntime"]
 
@@ -31,7 +30,7 @@ def onnxruntime_model(scratch_weights, preset):
         return OnnxRuntimeModel(path, loss=model.loss, threads=THREADS)
 
 
-class Inference(FrameworkPresetBenchmark):
+class Inference(TrainedBenchmark):
     # asv_runner times one call per sample when a class has setup. That is
     # kept on purpose: setup only looks up an already built model (so it does
     # not disturb the caches the timed call uses), a forward pass of tens of
@@ -41,32 +40,17 @@ class Inference(FrameworkPresetBenchmark):
     repeat = (20, 200, 5.0)
     warmup_time = 0.1
     params = [INFERENCE_FRAMEWORKS, PRESET_NAMES]
-
-    def setup_cache(self):
-        """The data, and every model's weights after the preset's training (trained once)."""
-        data = all_preset_data()
-        weights = {}
-        for framework in FRAMEWORKS:
-            for preset in PRESET_NAMES:
-                try:
-                    weights[framework, preset] = train(build(framework, preset), preset,
-                                                       data[preset]).get_weights()
-                except NotImplementedError:
-                    pass
-        return data, weights
+    param_names = ["framework", "preset"]
+    version = "2"
 
     def setup(self, cache, framework, preset):
-        data, weights = cache
+        data, _ = cache
         if (framework, preset) not in _models:
             if framework == "onnxruntime":
-                if ("scratch_numpy", preset) not in weights:
-                    build("scratch_numpy", preset)  # raises NotImplementedError with the reason
-                model = onnxruntime_model(weights["scratch_numpy", preset], preset)
+                model = onnxruntime_model(self.trained(cache, "scratch_numpy", preset)["weights"], preset)
             else:
-                if (framework, preset) not in weights:
-                    build(framework, preset)  # raises NotImplementedError with the reason
                 model = build(framework, preset)
-                model.set_weights(weights[framework, preset])
+                model.set_weights(self.trained(cache, framework, preset)["weights"])
             _models[framework, preset] = model
         self.model = _models[framework, preset]
         self.X_test = data[preset][2]

@@ -35,7 +35,6 @@ METRICS = {
     "time_inference": "inference_latency_per_sample_s",
     "time_inference_single": "single_sample_latency_s",
     "track_train_memory_mb": "peak_memory_mb",
-    "peakmem_train": "process_peak_rss_mb",
     "track_error_rate": "final_accuracy",
     "track_parity": "parity_max_abs_diff",
     "time_sgemm": "sgemm_gflops_per_s",
@@ -47,7 +46,7 @@ MACHINE_METRICS = ("sgemm_gflops_per_s",)
 #: Figures derived here from the measured ones, per commit (see ``derive``).
 DERIVED_METRICS = ("train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio")
 UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
-         "single_sample_latency_s": "s", "peak_memory_mb": "MB", "process_peak_rss_mb": "MB",
+         "single_sample_latency_s": "s", "peak_memory_mb": "MB",
          "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff",
          "sgemm_gflops_per_s": "GFLOP/s", "train_gflops_per_s": "GFLOP/s",
          "fraction_of_sgemm": "fraction", "train_time_ratio": "scratch / torch",
@@ -201,13 +200,12 @@ def measurements(result, benchmarks):
 
 
 def _convert(column, preset, value, samples):
-    """asv's units -> the report's: per-sample latency, MB for peakmem bytes, accuracy for
-    the error rate, GFLOP/s for the sgemm time."""
+    """asv's units -> the report's: per-sample latency, accuracy for the error rate, GFLOP/s
+    for the sgemm time."""
     if _status(value) != "ok":
         return None, None
     convert = {"inference_latency_per_sample_s":
                    lambda v: v / held_out_size(PRESETS[preset]["n_samples"]),
-               "process_peak_rss_mb": lambda v: v / 2 ** 20,
                "final_accuracy": lambda v: 1.0 - v,
                "sgemm_gflops_per_s": lambda v: SGEMM_FLOPS / v / 1e9}.get(column, lambda v: v)
     return convert(value), [convert(v) for v in samples] if samples else None
@@ -303,9 +301,8 @@ def report_rows(result, machine_info, benchmarks, machine):
             failed, skipped, spread, measured = [], [], True, False
             for column, m in found.items():
                 if m.status == "ok":
-                    if column in row:  # process_peak_rss_mb: history only
-                        row[column] = m.value
-                        measured = True
+                    row[column] = m.value
+                    measured = True
                     if m.samples and f"{column}_min" in reports.COLUMNS:
                         row[f"{column}_min"], row[f"{column}_max"] = min(m.samples), max(m.samples)
                         if f"{column}_q25" in reports.COLUMNS:
@@ -318,8 +315,6 @@ def report_rows(result, machine_info, benchmarks, machine):
                 row[column] = value
             row["status"] = "error" if failed else ("ok" if measured else "skipped")
             notes = [f"from asv results of commit {commit[:8]} on machine {machine}"]
-            if not measured and not failed and not skipped:
-                notes.append("no report figure measured: only history-only benchmarks ran")
             if failed:
                 notes.append(f"failed: {', '.join(sorted(set(failed)))}")
             if skipped:

@@ -177,6 +177,19 @@ def run_export(args, out=sys.stdout):
     return 0
 
 
+def run_site(args, out=sys.stdout):
+    """asv-tachyon's offline UI over asv publish's folder."""
+    import contextlib
+
+    from .asv_site import install_site
+
+    with contextlib.redirect_stdout(out):
+        marked = install_site(args.html)
+    print(f"{marked} benchmarks marked lower-is-better; serve it on this machine only with:\n"
+          f"  python -m http.server --bind 127.0.0.1 --directory {args.html} 8080", file=out)
+    return 0
+
+
 def _progress_bar(done, total, width=20):
     filled = round(width * done / total)
     return "[" + "#" * filled + "-" * (width - filled) + "]"
@@ -400,6 +413,16 @@ def build_parser():
     export.add_argument("--out", default="benchmarks/comparison",
                         help="folder for the reports (default: benchmarks/comparison)")
     export.set_defaults(run=run_export)
+
+    site = commands.add_parser(
+        "site", help="make asv publish's history site work offline (asv-tachyon's UI; needs "
+                     "scratchnet[asv])",
+        description="Install asv-tachyon's UI, which carries its own JavaScript, into the folder "
+                    "asv publish wrote, and mark every benchmark lower-is-better for it. asv's "
+                    "own page, which needs internet access, is kept as index.legacy.html.")
+    site.add_argument("--html", default=".asv/html",
+                      help="the folder asv publish wrote (default: .asv/html)")
+    site.set_defaults(run=run_site)
     return parser
 
 
