@@ -1,7 +1,6 @@
 """Correctness across commits: a change that breaks the function shows up here,
 not only one that breaks speed. Both figures are lower-is-better, as asv reads
 every figure (``scratchnet export`` reports the accuracy as 1 - error rate).
-They are deterministic (fixed seeds, one thread), so one process each is enough.
 """
 import numpy as np
 
@@ -12,7 +11,6 @@ class Accuracy(TrainedBenchmark):
     params = [FRAMEWORKS, PRESET_NAMES]
     param_names = ["framework", "preset"]
     version = "1"
-    processes = 1
 
     def setup(self, cache, framework, preset):
         self.trained(cache, framework, preset)
@@ -30,7 +28,6 @@ class Parity(TrainedBenchmark):
     params = [PRESET_NAMES]
     param_names = ["preset"]
     version = "1"
-    processes = 1
 
     def setup(self, cache, preset):
         for framework in FRAMEWORKS:

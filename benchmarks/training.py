@@ -26,10 +26,7 @@ class Training(FrameworkPresetBenchmark):
 
 class MemoryAboveBaseline(FrameworkPresetBenchmark):
     """scratchnet compare's peak_memory_mb: the RSS high-water mark while a model is
-    built and trained, above the RSS just before (needs scratchnet.benchmark). Nearly the
-    same in every run, so one process is enough."""
-
-    processes = 1
+    built and trained, above the RSS just before (needs scratchnet.benchmark)."""
 
     def setup(self, data, framework, preset):
         try:

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import subprocess
-
 from typing import NamedTuple
 
 import numpy as np
@@ -420,8 +419,11 @@ def write_history_png(rows, path):
         ax.set_title(metric, fontsize=10)
         ax.set_ylabel(UNITS[metric])
         ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
-        if metric.endswith("_s") and series:
+        if UNITS[metric] == "s" and series:
             ax.set_yscale("log")
+        elif series:  # from 0, so that a change of 0.1 % does not look like a cliff
+            highest = max(value for values in series.values() for value, _ in values.values())
+            ax.set_ylim(0, highest * 1.1 if highest > 0 else 1)
         ax.grid(alpha=0.3)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
@@ -438,8 +440,8 @@ def write_history_png(rows, path):
 
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,
            out="benchmarks/comparison", branch=None, repo="."):
-    """Write the comparison reports for one commit, and the history of every commit
-    measured in the same asv environment on the same machine.
+    """Write the comparison reports for one commit, and the history of the commits measured
+    in the same asv environment on the same machine (those of ``branch`` where one is given).
 
     The commit: ``commit`` (a hash or its start), else the newest with results, among the
     commits of ``branch`` in the git repository ``repo`` where a branch is given (as
@@ -456,20 +458,23 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
         picked = _pick_env(files, env, results_dir, machine)
         files = [f for f in files if f.get("env_name") == picked]
     candidates = files
-    if commit is None and branch is not None:
+    if branch is not None:
         on_branch = branch_commits(branch, repo)
         candidates = [f for f in files if f["commit_hash"] in on_branch]
-        if not candidates:
+        if not candidates and commit is None:
             raise ValueError(f"no results for a commit of branch {branch!r} on machine {machine!r} "
                              f"in {results_dir}; pick a commit with --commit")
-    chosen = _pick_commit(candidates, commit, results_dir, machine)
+    chosen = _pick_commit(files if commit is not None else candidates, commit, results_dir, machine)
     rows = report_rows(chosen, machine_info, benchmarks, machine)
     if not rows:
         raise ValueError(f"{chosen['_path']} holds none of the suite's benchmarks "
                          f"({', '.join(METRICS)})")
     paths = reports.write_reports(rows, out)
-    # One series, as asv's own graphs: the chosen result's environment only.
-    history = history_rows([f for f in files if f.get("env_name") == chosen.get("env_name")],
+    # One series, as asv's own graphs: the chosen result's environment only, and with a
+    # branch its commits (and the chosen one), as asv publish graphs a branch.
+    series = [f for f in candidates if f["commit_hash"] != chosen["commit_hash"]] + [chosen]
+    history = history_rows(sorted((f for f in series if f.get("env_name") == chosen.get("env_name")),
+                                  key=lambda d: (d.get("date") or 0, d["commit_hash"])),
                            benchmarks, machine)
     paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
     paths["history_png"] = os.path.join(out, HISTORY_FILES["png"])

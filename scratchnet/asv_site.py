@@ -11,7 +11,9 @@ benchmark says otherwise, and asv's discovery does not pass such a flag on.
 Every figure of this suite is lower-is-better (the gate reads them so), so
 ``install_site`` marks each benchmark ``"less_is_better": true`` in the
 published ``index.json``: the UI's compare, heatmap and regression views
-then call a grown error rate or memory figure worse, as asv does.
+then call a grown error rate or memory figure worse, as asv does. It also
+lists asv's built environment first in every selector (see
+``_built_environment_first``), so the site opens on graphs that exist.
 """
 from __future__ import annotations
 
@@ -20,6 +22,24 @@ import os
 from pathlib import Path
 
 from .files import atomic_write_text
+
+
+def _built_environment_first(index):
+    """Put asv's built environment first, in the list of combinations and in every
+    selector. asv-tachyon opens on the first combination, and asv sorts them: results of ``asv run -E
+    existing`` (python = an interpreter's path, no package versions) would otherwise mix
+    with the built environment's versions into a combination that has no graphs, and every
+    panel would open empty. The built environment is the combination with the most values."""
+    combos = [c for c in index.get("graph_param_list") or [] if isinstance(c, dict)]
+    if not combos or not isinstance(index.get("params"), dict):
+        return
+    built = max(combos, key=lambda c: sum(value is not None for value in c.values()))
+    index["graph_param_list"].remove(built)
+    index["graph_param_list"].insert(0, built)  # the combination the site opens on
+    for name, values in index["params"].items():
+        if isinstance(values, list) and built.get(name) in values:
+            values.remove(built[name])
+            values.insert(0, built[name])
 
 
 def install_site(html_dir=".asv/html"):
@@ -43,6 +63,7 @@ def install_site(html_dir=".asv/html"):
         raise ValueError(f"{index_path} is not asv's published index (no benchmarks table)")
     for meta in benchmarks.values():
         meta["less_is_better"] = True
+    _built_environment_first(index)
     atomic_write_text(index_path, json.dumps(index))
     tachyon.cmd_install(Path(html_dir), backup=True)
     return len(benchmarks)

@@ -397,10 +397,13 @@ def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
     edit(other, lambda d: d.update(commit_hash=elsewhere, date=d["date"] + 3_600_000))
     rows, _ = asv_export.export(results, out=tmp_path / "all")
     assert rows[0]["commit"] == elsewhere  # no branch: the newest of all
-    rows, _ = asv_export.export(results, out=tmp_path / "on", branch="HEAD", repo=ROOT)
+    rows, paths = asv_export.export(results, out=tmp_path / "on", branch="HEAD", repo=ROOT)
     assert rows[0]["commit"] == head
-    rows, _ = asv_export.export(results, out=tmp_path / "c", commit="f" * 12, branch="HEAD", repo=ROOT)
+    # the history follows the branch too, as asv publish graphs it
+    assert {h["commit"] for h in csv.DictReader(open(paths["history_csv"]))} == {head}
+    rows, paths = asv_export.export(results, out=tmp_path / "c", commit="f" * 12, branch="HEAD", repo=ROOT)
     assert rows[0]["commit"] == elsewhere
+    assert [h["commit"] for h in csv.DictReader(open(paths["history_csv"]))][-1] == elsewhere
     with pytest.raises(ValueError, match=r"cannot list the commits of branch 'no-such-branch'"):
         asv_export.export(results, out=tmp_path / "x", branch="no-such-branch", repo=ROOT)
     with pytest.raises(ValueError, match=r"branch must be a branch or commit name"):
