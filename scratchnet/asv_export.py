@@ -20,9 +20,8 @@ import os
 import subprocess
 from typing import NamedTuple
 
-import numpy as np
-
 from . import reports
+from .benchmark import Timing
 from .compare import PRESETS, add_roofline, held_out_size
 from .ratios import RATIO_COLUMNS, ratio_with_interval
 
@@ -303,9 +302,10 @@ def report_rows(result, machine_info, benchmarks, machine):
                     row[column] = m.value
                     measured = True
                     if m.samples and f"{column}_min" in reports.COLUMNS:
-                        row[f"{column}_min"], row[f"{column}_max"] = min(m.samples), max(m.samples)
+                        runs = Timing(m.samples)  # compare's summary of timed runs
+                        row[f"{column}_min"], row[f"{column}_max"] = runs.min, runs.max
                         if f"{column}_q25" in reports.COLUMNS:
-                            row[f"{column}_q25"], row[f"{column}_q75"] = _quartiles(m.samples)
+                            row[f"{column}_q25"], row[f"{column}_q75"] = runs.q25, runs.q75
                     elif m.benchmark.rsplit(".", 1)[-1].startswith("time_"):
                         spread = False  # only time_ benchmarks have samples
                 else:
@@ -332,11 +332,6 @@ def report_rows(result, machine_info, benchmarks, machine):
             row["notes"] = "; ".join(notes)
             rows.append(row)
     return rows
-
-
-def _quartiles(samples):
-    low, high = np.percentile(np.asarray(samples, dtype=np.float64), [25, 75])
-    return float(low), float(high)
 
 
 def _int_or_none(value):
