@@ -158,3 +158,20 @@ def test_the_interpreter_has_one_name_however_it_was_reached(monkeypatch):
         monkeypatch.setattr(sys, "executable", name)
         chosen.add(instructions.worker_python())
     assert chosen == {names[-1]}, chosen
+
+
+def test_every_module_has_its_bytecode_before_a_worker_starts():
+    """A worker that compiled a module (a fresh checkout has no ``__pycache__``) counted a
+    different figure from one that loaded it: ``compile_package`` writes what is missing."""
+    import importlib.util
+    import os
+
+    import scratchnet
+    folder = os.path.dirname(scratchnet.__file__)
+    worker_pyc = importlib.util.cache_from_source(os.path.join(folder, "_instruction_worker.py"))
+    if os.path.exists(worker_pyc):
+        os.unlink(worker_pyc)
+    instructions.compile_package()
+    missing = [name for name in sorted(os.listdir(folder)) if name.endswith(".py")
+               and not os.path.exists(importlib.util.cache_from_source(os.path.join(folder, name)))]
+    assert not missing, missing
