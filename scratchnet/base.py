@@ -21,13 +21,33 @@ import numpy as np
 
 from . import checkpoint
 from .precision import INFER_PRECISIONS, PrecisionConfig, check_dtype_name
-from .init import initialize_weights
+from .init import initial_std, initialize_weights
+from .losses import get_loss
 from .validation import (check_alpha, check_architecture, check_features, check_int,
                          check_labels, check_seed)
 
 
+#: How far past its scale a loss or a weight may go before ``fit`` calls training diverged.
+DIVERGENCE_FACTOR = 1000.0
+
+
 class TrainingDivergedError(FloatingPointError):
-    """``fit`` met a non-finite loss or weights; the model keeps its last good weights.
+    """``fit`` found that training blew up; the model keeps the weights from before the
+    update after which it was found.
+
+    The rules, checked by both frameworks in the same places:
+
+    - a batch's loss, or a weight after an epoch, is not finite;
+    - a batch's loss exceeds ``DIVERGENCE_FACTOR`` times the larger of the fit's first
+      batch loss and the loss of a guess that knows nothing (1/K for every class:
+      ln K for cross-entropy, (K - 1)/K^2 for MSE);
+    - after an epoch, a weight or bias of a layer exceeds ``DIVERGENCE_FACTOR`` times the
+      larger of the standard deviation that layer was initialized with and its largest
+      weight when the fit started. A saturated softmax or sigmoid output can keep an MSE
+      loss small while its weights run away; this rule catches that.
+
+    A network that has merely stopped learning (dead ReLUs, saturated outputs at
+    moderate weights) is not flagged: its accuracy shows it.
 
     ``epoch`` and ``batch`` (1-based; ``batch`` is None when the weights, not a
     loss, went non-finite) say where; ``history`` holds the completed epochs.
@@ -38,6 +58,11 @@ class TrainingDivergedError(FloatingPointError):
         self.epoch = epoch
         self.batch = batch
         self.history = history
+
+
+def _largest(W, b):
+    """max |w| over a layer's weights and bias (NaN if one is NaN), without a temporary."""
+    return float(np.max([W.max(), -W.min(), b.max(), -b.min()]))
 
 
 class BaseNetwork:
@@ -113,6 +138,8 @@ class BaseNetwork:
         # (weights at the start, batch order) of this epoch and the one before:
         # what _rewind needs to rebuild the weights before any recent step.
         epoch_starts = []
+        weight_limits = self._weight_limits()
+        loss_limit = None  # set by the first batch (see TrainingDivergedError)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
             epoch_starts = epoch_starts[-1:] + [(self.get_weights(), order)]
@@ -122,16 +149,23 @@ class BaseNetwork:
             for step, start in enumerate(starts):
                 stop = min(start + batch_size, n_samples)
                 batch_loss, batch_correct = self._train_step(epoch_data, start, stop, alpha)
-                if not math.isfinite(batch_loss):
+                if loss_limit is None and math.isfinite(batch_loss):
+                    chance = get_loss(self.loss).chance(self.layer_sizes[-1])
+                    loss_limit = DIVERGENCE_FACTOR * max(batch_loss, chance)
+                if loss_limit is None or not batch_loss <= loss_limit:  # also NaN
+                    # The update of this batch, if it was made, is undone with the one before.
                     self._rewind(data, alpha, batch_size, epoch_starts, steps_done=step)
-                    self._diverged(f"the loss became {batch_loss} on batch {step + 1}", epoch,
-                                   step + 1, alpha, history)
+                    what = ("" if not math.isfinite(batch_loss) else
+                            f", over {DIVERGENCE_FACTOR:g} times {loss_limit / DIVERGENCE_FACTOR:.4g} "
+                            f"(the larger of the first batch's loss and a uniform guess's)")
+                    self._diverged(f"the loss became {batch_loss:.4g} on batch {step + 1}{what}",
+                                   epoch, step + 1, alpha, history)
                 loss_sum += batch_loss * (stop - start)
                 n_correct += batch_correct
-            if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in self._get_params()):
+            runaway = self._runaway_weights(weight_limits)
+            if runaway is not None:
                 self._rewind(data, alpha, batch_size, epoch_starts, steps_done=len(starts))
-                self._diverged("the weights became non-finite in its last update", epoch, None,
-                               alpha, history)
+                self._diverged(runaway, epoch, None, alpha, history)
             history["loss"].append(loss_sum / n_samples)
             history["accuracy"].append(n_correct / n_samples)
             if validation is not None:
@@ -141,6 +175,25 @@ class BaseNetwork:
             if on_epoch_end is not None:
                 on_epoch_end(epoch, {name: values[-1] for name, values in history.items()})
         return history
+
+    def _weight_limits(self):
+        """Per layer, the largest |weight| an epoch may end with (see TrainingDivergedError)."""
+        return [DIVERGENCE_FACTOR * max(initial_std(fan_in, fan_out, activation), _largest(W, b))
+                for (W, b), fan_in, fan_out, activation in zip(
+                    self._get_params(), self.layer_sizes[:-1], self.layer_sizes[1:],
+                    self.activations)]
+
+    def _runaway_weights(self, limits):
+        """None, or what is wrong with the weights after an epoch."""
+        for layer, ((W, b), limit) in enumerate(zip(self._get_params(), limits), start=1):
+            largest = _largest(W, b)
+            if not math.isfinite(largest):
+                return "the weights became non-finite in its last update"
+            if largest > limit:
+                return (f"a weight of layer {layer} reached {largest:.4g}, over "
+                        f"{DIVERGENCE_FACTOR:g} times {limit / DIVERGENCE_FACTOR:.4g} (the larger "
+                        f"of its initial standard deviation and its largest weight at the start)")
+        return None
 
     def _rewind(self, data, alpha, batch_size, epoch_starts, steps_done):
         """Put back the weights from before the last update, the one that blew up.

@@ -12,13 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def initial_std(fan_in, fan_out, activation):
+    """The standard deviation of a layer's initial weights: sqrt(2 / fan_in) for He normal,
+    limit / sqrt(3) = sqrt(2 / (fan_in + fan_out)) for Glorot uniform."""
+    return float(np.sqrt(2.0 / fan_in if activation == "relu" else 2.0 / (fan_in + fan_out)))
+
+
 def initialize_weights(layer_sizes, activations, seed):
     """Return a list of (W (fan_in, fan_out), b (fan_out,)) float64 arrays."""
     rng = np.random.default_rng(seed)
     params = []
     for fan_in, fan_out, activation in zip(layer_sizes[:-1], layer_sizes[1:], activations):
         if activation == "relu":
-            W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))  # (in, out)
+            W = rng.normal(0.0, initial_std(fan_in, fan_out, activation),
+                           size=(fan_in, fan_out))  # (in, out)
         else:
             limit = np.sqrt(6.0 / (fan_in + fan_out))
             W = rng.uniform(-limit, limit, size=(fan_in, fan_out))  # (in, out)

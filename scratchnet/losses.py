@@ -31,6 +31,9 @@ class Loss(NamedTuple):
     #: True when the loss takes the logits z of the last layer, False when it
     #: takes the output activations a.
     on_logits: bool
+    #: The loss of a guess that knows nothing, 1/K for every class, as a function of K:
+    #: the scale a loss that has blown up is measured against (``base.DIVERGENCE_FACTOR``).
+    chance: Callable[[int], float]
 
 
 def one_hot(labels, n_classes, dtype=np.float64):
@@ -68,9 +71,11 @@ def cross_entropy_backward(logits, labels):
 
 
 LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", mse_forward, mse_backward, on_logits=False),
+    # mse of 1/K everywhere against one-hot targets: ((1 - 1/K)^2 + (K - 1)/K^2) / K
+    "mse": Loss("mse", mse_forward, mse_backward, on_logits=False,
+                chance=lambda k: (k - 1) / k ** 2),
     "cross_entropy": Loss("cross_entropy", cross_entropy_forward, cross_entropy_backward,
-                          on_logits=True),
+                          on_logits=True, chance=lambda k: float(np.log(k))),
 }
 
 

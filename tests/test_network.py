@@ -231,6 +231,56 @@ def test_divergence_keeps_the_weights_before_the_bad_step(model_class, small_dat
         f"diverged at epoch {info.value.epoch} batch {info.value.batch}")
 
 
+# Finite blow-ups: the cross-entropy loss runs past 1000x its scale; a saturated MSE
+# output keeps its loss small while the weights run away.
+@pytest.mark.parametrize("activations,loss,message", [
+    (["relu", "softmax"], "cross_entropy", r"the loss became \S+ on batch 2, over 1000 times"),
+    (["relu", "softmax"], "mse", "a weight of layer 1 reached .*, over 1000 times"),
+    (["relu", "sigmoid"], "mse", "a weight of layer 1 reached .*, over 1000 times"),
+])
+def test_training_that_blew_up_while_finite_is_divergence(model_class, small_data, activations,
+                                                          loss, message):
+    X, y = small_data[0], small_data[1]
+    model = model_class([20, 16, 10], activations, loss=loss, seed=1)
+    with pytest.raises(TrainingDivergedError, match=message) as info:
+        model.fit(X, y, epochs=5, alpha=1e6, batch_size=16, seed=0)
+    assert info.value.epoch == 1 and info.value.history["loss"] == []
+    assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in model.get_weights())
+
+
+def test_both_frameworks_find_the_same_blow_up(small_data):
+    pytest.importorskip("torch")
+    from scratchnet import TorchNeuralNetwork
+    X, y = small_data[0], small_data[1]
+    found = []
+    for cls in (NeuralNetwork, TorchNeuralNetwork):
+        model = cls([20, 16, 10], ["relu", "softmax"], loss="cross_entropy", seed=1)
+        with pytest.raises(TrainingDivergedError) as info:
+            model.fit(X, y, epochs=5, alpha=1e3, batch_size=16, seed=0)
+        found.append((info.value.epoch, info.value.batch))
+    assert found[0] == found[1]
+
+
+@pytest.mark.parametrize("activations,loss,alpha", [
+    (["relu", "softmax"], "mse", 3.0), (["relu", "softmax"], "cross_entropy", 0.5),
+    (["tanh", "sigmoid"], "mse", 3.0), (["relu", "linear"], "mse", 0.05)])
+def test_healthy_training_is_not_divergence(small_data, activations, loss, alpha):
+    """Large but workable learning rates over many epochs stay inside every rule."""
+    X, y, X_test, y_test = small_data
+    model = NeuralNetwork([20, 16, 10], activations, loss=loss, seed=1)
+    history = model.fit(X, y, epochs=60, alpha=alpha, batch_size=16, seed=0)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_a_large_first_loss_sets_the_scale(small_data):
+    """Unscaled inputs give a first loss far above a uniform guess's; that is not divergence."""
+    X, y = small_data[0] * 300, small_data[1]
+    model = NeuralNetwork([20, 16, 10], ["relu", "linear"], seed=1)
+    first = model.evaluate(X, y)["loss"]
+    assert first > 1000 * 0.09
+    model.fit(X, y, epochs=3, alpha=1e-6, batch_size=16, seed=0)
+
+
 def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_data):
     import contextlib
     from threadpoolctl import threadpool_info, threadpool_limits
