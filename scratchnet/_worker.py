@@ -1,5 +1,6 @@
 """The worker side of ``benchmark_scratch_vs_torch``: ``python -m scratchnet._worker
-FRAMEWORK FOLDER`` measures one framework in a fresh process.
+FRAMEWORK FOLDER [PARENT_PID]`` measures one framework in a fresh process, and
+ends when the process PARENT_PID does (see ``benchmark.die_with_parent``).
 
 What crosses the process boundary, both ways through FOLDER (nothing pickled):
 
@@ -165,7 +166,9 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
     return row, model.predict_proba(X_test).astype(np.float64)
 
 
-def main(framework, folder):
+def main(framework, folder, parent_pid=None):
+    if parent_pid is not None:
+        benchmark.die_with_parent(int(parent_pid))
     row, probabilities = run_framework(framework, load_job(folder))
     if probabilities is not None:
         np.save(os.path.join(folder, "probabilities.npy"), probabilities)
@@ -174,4 +177,4 @@ def main(framework, folder):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

@@ -107,9 +107,11 @@ EXIT_DISTURBED = 3
 
 def run_compare(args, out=sys.stdout):
     """Run the comparison for one preset or all, print the table, write the reports."""
-    from .compare import ALL_PRESETS as PRESETS, benchmark_scratch_vs_torch, default_frameworks
+    from .compare import ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison, run_comparison
+    from .files import check_output_folder
     from .reports import disturbed_rows, instructions_table, roofline_table, write_reports
 
+    check_output_folder(args.out, "out")
     names = list(PRESETS) if args.preset == "all" else [args.preset]
     overrides = {key: getattr(args, key) for key in _ARCHITECTURE_FLAGS
                  if getattr(args, key) is not None}
@@ -118,25 +120,39 @@ def run_compare(args, out=sys.stdout):
     if args.with_onnxruntime:
         frameworks = list(frameworks or default_frameworks())
         frameworks += [] if "onnxruntime" in frameworks else ["onnxruntime"]
-    rows = []
+    runs = []  # every configuration is checked, and its data loaded, before the first runs
     for name in names:
         settings = {**PRESETS[name], **overrides}
         # A flag that changes what the preset fixes makes the run "custom".
         changed = [key for key, value in overrides.items() if PRESETS[name].get(key) != value]
         label = "custom" if changed else name
+        try:
+            prepared = prepare_comparison(**settings, repeats=args.repeats, warmup=args.warmup,
+                                          rounds=args.rounds, target_ci=args.target_ci,
+                                          max_time=args.max_time, roofline=args.roofline,
+                                          threads=args.threads, frameworks=frameworks)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"preset {name}: {exc}" if len(names) > 1 else str(exc)) from None
+        runs.append((label, settings, prepared))
+    rows = []
+    for label, settings, prepared in runs:
         if progress:
             progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
-        for row in benchmark_scratch_vs_torch(**settings, repeats=args.repeats, warmup=args.warmup,
-                                              rounds=args.rounds, target_ci=args.target_ci,
-                                              max_time=args.max_time, roofline=args.roofline,
-                                              threads=args.threads, frameworks=frameworks,
-                                              progress=progress):
+        for row in run_comparison(prepared, progress=progress):
             row["preset"] = label
             rows.append(row)
     if args.instructions:  # after every preset's timing, one valgrind process per framework
         from .instructions import add_instruction_counts
         add_instruction_counts(rows, progress=progress)
+    if not any(row["status"] == "ok" for row in rows):
+        from .reports import console_table
+        print(console_table(rows), file=out)
+        _print_failures(rows, out)
+        print(f"\nno row was measured, so no report was written: the reports in {args.out} (if "
+              f"any) were left as they were", file=out)
+        return 1
     _print_reports(rows, write_reports(rows, args.out), out)
+    _print_failures(rows, out)
     if args.roofline:
         print("\nroofline (training, medians; GFLOP/s counts 6 x sum(fan_in x fan_out) x n per epoch; "
               "sgemm: NumPy float32 at 2048x2048 in each worker)",
@@ -146,14 +162,22 @@ def run_compare(args, out=sys.stdout):
         print("\ninstructions (valgrind, one thread; a regression signal, not a speed; "
               "scratch/this: scratch_numpy's count over this row's)", file=out)
         print(instructions_table(rows), file=out)
-    if not any(row["status"] == "ok" for row in rows):
-        return 1
     busy = disturbed_rows(rows)
     if args.strict and busy:
         print(f"scratchnet compare: exit status {EXIT_DISTURBED} (--strict): "
               f"{len(busy)} rows were measured on a busy machine", file=sys.stderr)
         return EXIT_DISTURBED
     return 0
+
+
+def _print_failures(rows, out):
+    """Why each row that was not measured was not: its note, on one line."""
+    failed = [row for row in rows if row["status"] != "ok"]
+    if failed:
+        print("\nnot measured:", file=out)
+    for row in failed:
+        print(f"  {row.get('preset') or ''} {row['framework']}: {row['status']}: {row['notes']}"
+              .replace("   ", "  "), file=out)
 
 
 def _print_reports(rows, paths, out):
@@ -169,9 +193,13 @@ def run_export(args, out=sys.stdout):
     """Turn asv's results into the comparison reports and the history."""
     from .asv_export import configured_branch, export
 
+    from .files import check_output_folder, written_together
+
+    check_output_folder(args.out, "out")
     branch = args.branch if args.branch is not None else configured_branch()
-    rows, paths = export(args.results, commit=args.commit, machine=args.machine, env=args.env,
-                         out=args.out, branch=branch)
+    with written_together():  # the reports and the history: all new, or all as they were
+        rows, paths = export(args.results, commit=args.commit, machine=args.machine, env=args.env,
+                             out=args.out, branch=branch)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
     _print_reports(rows, paths, out)
     return 0
@@ -426,14 +454,59 @@ def build_parser():
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that temporary files and workers are
+    cleaned up on the way out as after Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+#: Exit statuses of an interrupted command, as a shell reports a process killed by the signal.
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C)
+EXIT_TERMINATED = 143  # SIGTERM
+
+
+def _out_of_memory(exc):
+    """A one-line message for running out of memory: NumPy's names the size asked for;
+    PyTorch's allocator raises a RuntimeError that does."""
+    if isinstance(exc, MemoryError):
+        return f"out of memory: {str(exc) or 'an allocation failed'}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text):
+        return f"out of memory: {text}"
+    return None
+
+
 def main(argv=None):
+    import signal
+
+    from . import files
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    files.written.clear()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.run(args)
     except (ValueError, TypeError, ImportError, OSError, TrainingDivergedError) as exc:
         print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        message = _out_of_memory(exc)
+        if message is None:
+            raise
+        print(f"scratchnet {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as exc:
+        kept = (f"written before it: {', '.join(files.written)}" if files.written
+                else "nothing written")
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+        print(f"scratchnet {args.command}: {what}; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -171,6 +171,22 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     ``progress``, if given, is called with a short message as each worker starts;
     ``clock`` is what ``max_time`` is measured with.
     """
+    prepared = prepare_comparison(
+        layer_sizes, activations, n_samples, epochs, batch_size, alpha, seed, dataset=dataset,
+        precision=precision, loss=loss, repeats=repeats, warmup=warmup, threads=threads,
+        frameworks=frameworks, rounds=rounds, target_ci=target_ci, max_time=max_time,
+        roofline=roofline)
+    return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
+
+
+def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
+                       alpha=0.1, seed=42, *, dataset=None, precision="float32", loss="mse",
+                       repeats=7, warmup=1, threads=None, frameworks=None, rounds=DEFAULT_ROUNDS,
+                       target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False):
+    """Check every setting of ``benchmark_scratch_vs_torch`` and load its data, running
+    nothing: a bad argument raises ValueError or TypeError naming it. Returns what
+    ``run_comparison`` takes, so a run of several configurations can check them all
+    before the first starts."""
     sizes, names, loss = check_architecture(layer_sizes, activations, loss)
     if sizes[-1] < N_CLASSES:
         raise ValueError(f"layer_sizes[-1] must be at least {N_CLASSES}: the benchmark data sets "
@@ -194,7 +210,15 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     job["dataset"] = dataset or default_dataset(sizes[0], job["n_samples"])
     n_test = held_out_size(job["n_samples"])
     job["data"] = load_config_data(job)
+    return dict(job=job, frameworks=frameworks, target_ci=target_ci, max_time=max_time,
+                n_test=n_test)
 
+
+def run_comparison(prepared, instructions=False, progress=None, clock=time.monotonic):
+    """The rows of a configuration checked by ``prepare_comparison`` (see
+    ``benchmark_scratch_vs_torch``)."""
+    job, frameworks, n_test = prepared["job"], prepared["frameworks"], prepared["n_test"]
+    target_ci, max_time = prepared["target_ci"], prepared["max_time"]
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     measured, stopped_by = _run_rounds(frameworks, job, target_ci, max_time, progress, clock)
     job["rounds"] = max((len(results) for results in measured.values()), default=0) or job["rounds"]
@@ -364,7 +388,12 @@ def _skip_reason(framework):
 
 
 def _worker_command(framework, folder):
-    return [sys.executable, "-m", "scratchnet._worker", framework, folder]
+    return [sys.executable, "-m", "scratchnet._worker", framework, folder, str(os.getpid())]
+
+
+#: Seconds a worker may run before it is stopped and its row becomes an error (the
+#: ``large`` preset's worker takes some 20 s here; this only ends a worker that hangs).
+WORKER_TIMEOUT = 1800
 
 
 def _run_isolated(framework, job):
@@ -375,7 +404,12 @@ def _run_isolated(framework, job):
                  X_test=X_test, y_test=y_test)
         with open(os.path.join(folder, "job.json"), "w") as handle:
             json.dump({key: value for key, value in job.items() if key != "data"}, handle)
-        done = subprocess.run(_worker_command(framework, folder), capture_output=True, text=True)
+        try:
+            done = subprocess.run(_worker_command(framework, folder), capture_output=True,
+                                  text=True, timeout=WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:  # run() has killed the worker
+            return {"status": "error", "notes": f"worker process ran longer than "
+                                                f"{WORKER_TIMEOUT} s and was stopped"}, None
         result_path = os.path.join(folder, "row.json")
         if done.returncode != 0 or not os.path.exists(result_path):
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -272,7 +272,12 @@ def count_instructions(frameworks, configs, timeout=TIMEOUT):
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(running)) as pool:
             futures = {framework: pool.submit(_finish_or_error, process, folder, configs, timeout)
                        for framework, (process, folder) in running.items()}
-            return {framework: future.result() for framework, future in futures.items()}
+            try:
+                return {framework: future.result() for framework, future in futures.items()}
+            except BaseException:  # interrupted: no valgrind process may outlive the count
+                for process, _ in running.values():
+                    process.kill()
+                raise
 
 
 def _finish_or_error(process, folder, configs, timeout):

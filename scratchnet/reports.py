@@ -12,7 +12,7 @@ import json
 import os
 
 from . import contention
-from .files import atomic_write, atomic_write_text
+from .files import WriteError, atomic_write, atomic_write_text, written_together
 from .ratios import RATIO_COLUMNS
 
 #: The spec's keys first, in its order, then spreads, settings and versions.
@@ -404,11 +404,17 @@ def _spans_decades(rows, column):
 
 
 def write_reports(rows, out_dir):
-    """Write JSON, CSV, Markdown and PNG into ``out_dir`` (created if missing); return their paths."""
-    os.makedirs(out_dir, exist_ok=True)
+    """Write JSON, CSV, Markdown and PNG into ``out_dir`` (created if missing); return their
+    paths. The four are renamed into place only once all are written: a failure (a full
+    disk at the PNG) leaves the earlier set as it was."""
     paths = {kind: os.path.join(out_dir, name) for kind, name in FILES.items()}
-    write_json(rows, paths["json"])
-    write_csv(rows, paths["csv"])
-    write_markdown(rows, paths["markdown"])
-    write_png(rows, paths["png"])
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create the folder {out_dir!r}: {exc.strerror or exc}") from None
+    with written_together():
+        write_json(rows, paths["json"])
+        write_csv(rows, paths["csv"])
+        write_markdown(rows, paths["markdown"])
+        write_png(rows, paths["png"])
     return paths
