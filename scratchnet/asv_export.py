@@ -7,20 +7,22 @@ result file every benchmark's entry is a list that zips with
 ``result_columns``; ``result`` holds one value per parameter combination in
 ``itertools.product`` order of ``params``; ``null`` means the benchmark
 failed, ``NaN`` that it was skipped. Parameter values are stored as Python
-reprs (``"'pytorch'"``).
+reprs (``"'pytorch'"``). Every file is checked as it is read (``scratchnet.asv_results``):
+a file the exporter cannot read as asv wrote it is a one-line ValueError naming the file
+and the field.
 """
 from __future__ import annotations
 
 import ast
 import datetime
 import itertools
-import json
 import math
 import os
 import subprocess
 from typing import NamedTuple
 
 from . import reports
+from .asv_results import check_benchmarks, check_machine, check_result, int_or_none, read_json
 from .benchmark import Timing
 from .compare import PRESETS, add_roofline, held_out_size
 from .ratios import RATIO_COLUMNS, ratio_with_interval
@@ -62,16 +64,6 @@ MIN_SAMPLES_FOR_INTERVAL = 5
 
 
 # ---------------------------------------------------------------------- reading
-def _read_json(path, what):
-    try:
-        with open(path) as handle:
-            return json.load(handle)  # asv writes NaN for skipped results; json reads it
-    except FileNotFoundError:
-        raise ValueError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{what} {path} is corrupt or unreadable: {exc}") from None
-
-
 def machines(results_dir):
     """Names of the machines that have results in ``results_dir``."""
     if not os.path.isdir(results_dir):
@@ -107,23 +99,22 @@ def result_files(results_dir, machine):
         if not name.endswith(".json") or name == "machine.json":
             continue
         path = os.path.join(folder, name)
-        data = _read_json(path, "asv result file")
-        if not isinstance(data, dict) or data.get("version") != 2 or \
-                not isinstance(data.get("results"), dict) or "result_columns" not in data:
-            raise ValueError(f"asv result file {path} is not in asv's result format version 2 "
-                             f"(needs version 2, result_columns and results)")
+        data = read_json(path, "asv result file")
+        check_result(data, path)
         data["_path"] = path
         files.append(data)
     if not files:
         raise ValueError(f"no asv results for machine {machine!r} in {folder}; run `asv run` first")
-    return sorted(files, key=lambda d: (d.get("date") or 0, d["commit_hash"]))
+    return sorted(files, key=lambda d: (d["date"], d["commit_hash"]))
 
 
 def _parameter(text):
+    """A parameter's value from its repr; the text itself where that is not a plain value."""
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
+    return value if value is None or isinstance(value, (str, int, float, bool)) else text
 
 
 def expand(fields):
@@ -289,12 +280,12 @@ def report_rows(result, machine_info, benchmarks, machine):
                 n_samples=settings["n_samples"], n_test=held_out_size(settings["n_samples"]),
                 epochs=settings["epochs"], batch_size=settings["batch_size"],
                 alpha=settings["alpha"], seed=settings["seed"], precision="float32", device="cpu",
-                threads=_int_or_none(machine_info.get("num_cpu")), commit=commit, machine=machine,
+                threads=int_or_none(machine_info.get("num_cpu")), commit=commit, machine=machine,
                 source="asv", python_version=str(result.get("python") or ""),
                 numpy_version=requirements.get("numpy"), torch_version=requirements.get("torch"),
                 onnxruntime_version=requirements.get("onnxruntime"),
                 platform=machine_info.get("os"), cpu=machine_info.get("cpu"),
-                cpu_count=_int_or_none(machine_info.get("num_cpu")),
+                cpu_count=int_or_none(machine_info.get("num_cpu")),
                 started_utc=_iso(min((m.started for m in found.values() if m.started), default=None)))
             failed, skipped, spread, measured = [], [], True, False
             for column, m in found.items():
@@ -332,13 +323,6 @@ def report_rows(result, machine_info, benchmarks, machine):
             row["notes"] = "; ".join(notes)
             rows.append(row)
     return rows
-
-
-def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _iso(milliseconds):
@@ -397,7 +381,7 @@ def write_history_png(rows, path):
                 who = ("scratch_numpy vs pytorch" if metric in PAIR_METRICS else
                        "NumPy sgemm 2048x2048" if metric in MACHINE_METRICS else row["framework"])
                 series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
-        for (who, preset), values in sorted(series.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        for (who, preset), values in sorted(series.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
             xs = [commits.index(c) for c in commits if c in values]
             color = reports.COLORS.get(who, "black")
             ys = [values[commits[x]][0] for x in xs]
@@ -444,10 +428,14 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
     Returns (rows of the chosen commit, {kind: path}).
     """
     machine = pick_machine(results_dir, machine)
-    machine_info = _read_json(os.path.join(results_dir, machine, "machine.json"), "asv machine file")
+    machine_path = os.path.join(results_dir, machine, "machine.json")
+    machine_info = read_json(machine_path, "asv machine file")
+    check_machine(machine_info, machine_path)
     benchmarks_path = os.path.join(results_dir, "benchmarks.json")
-    benchmarks = _read_json(benchmarks_path, "asv benchmarks file") \
-        if os.path.exists(benchmarks_path) else {}
+    benchmarks = {}
+    if os.path.exists(benchmarks_path):
+        benchmarks = read_json(benchmarks_path, "asv benchmarks file")
+        check_benchmarks(benchmarks, benchmarks_path)
     files = result_files(results_dir, machine)
     if env is not None:
         picked = _pick_env(files, env, results_dir, machine)
@@ -462,14 +450,14 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
     chosen = _pick_commit(files if commit is not None else candidates, commit, results_dir, machine)
     rows = report_rows(chosen, machine_info, benchmarks, machine)
     if not rows:
-        raise ValueError(f"{chosen['_path']} holds none of the suite's benchmarks "
-                         f"({', '.join(METRICS)})")
+        raise ValueError(f"asv result file '{chosen['_path']}': field 'results' holds none of "
+                         f"the suite's benchmarks ({', '.join(METRICS)})")
     paths = reports.write_reports(rows, out)
     # One series, as asv's own graphs: the chosen result's environment only, and with a
     # branch its commits (and the chosen one), as asv publish graphs a branch.
     series = [f for f in candidates if f["commit_hash"] != chosen["commit_hash"]] + [chosen]
     history = history_rows(sorted((f for f in series if f.get("env_name") == chosen.get("env_name")),
-                                  key=lambda d: (d.get("date") or 0, d["commit_hash"])),
+                                  key=lambda d: (d["date"], d["commit_hash"])),
                            benchmarks, machine)
     paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
     paths["history_png"] = os.path.join(out, HISTORY_FILES["png"])

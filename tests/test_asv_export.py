@@ -3,9 +3,12 @@
 A module fixture runs real asv (``asv run -E existing --quick``) on a subset
 of the suite, with its own HOME (asv keeps its machine file there), config
 and results folder. Edge cases (failed, skipped, several machines, corrupt
-files) are made by editing copies of that real output.
+files) are made by editing copies of that real output. Malformed files are
+written by hand into a small results folder of the same layout: those tests
+need neither asv nor torch and are fast.
 """
 import csv
+import importlib.util
 import itertools
 import json
 import math
@@ -20,10 +23,14 @@ import pytest
 
 from scratchnet import asv_export, compare, reports
 
-pytest.importorskip("torch")
-pytest.importorskip("asv")
-pytestmark = pytest.mark.slow  # real asv runs
 ROOT = Path(__file__).parents[1]
+HAVE_ASV = all(importlib.util.find_spec(name) is not None for name in ("torch", "asv"))
+
+
+def real_asv(test):
+    """A test that runs asv or the suite for real: slow, and skipped without torch and asv."""
+    return pytest.mark.slow(pytest.mark.skipif(not HAVE_ASV, reason="needs torch and asv")(test))
+
 SUBSET = "time_train_epoch|track_parity|time_sgemm"
 
 
@@ -58,6 +65,7 @@ def real_results(asv_work):
     return asv_work / "results", head
 
 
+@real_asv
 def test_asv_check_passes_for_the_whole_suite(asv_work):
     output = asv(asv_work, "check", "-E", "existing")
     assert "No problems found" in output
@@ -104,6 +112,7 @@ print(json.dumps(outcome))
 """
 
 
+@real_asv
 def test_the_suite_skips_what_the_first_commit_lacks(tmp_path):
     """The current suite against the code of the repository's first commit: what that commit
     lacks is skipped (NotImplementedError from setup, or a cache saying why), everything else
@@ -136,6 +145,7 @@ def test_the_suite_skips_what_the_first_commit_lacks(tmp_path):
     assert outcome["performance.Sgemm.time_sgemm()"] == "ok"
 
 
+@real_asv
 def test_presets_match_the_comparison_harness():
     sys.path.insert(0, str(ROOT))
     try:
@@ -146,6 +156,7 @@ def test_presets_match_the_comparison_harness():
     assert all(held_out_size(n) == compare.held_out_size(n) for n in (8, 500, 512, 1000))
 
 
+@real_asv
 def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     results, head = real_results
     rows, paths = asv_export.export(results, out=tmp_path)
@@ -226,6 +237,7 @@ def inference_results(asv_work):
     return asv_work / "results-inference"
 
 
+@real_asv
 def test_the_onnxruntime_inference_benchmark_runs_and_is_exported(inference_results, tmp_path):
     rows, _ = asv_export.export(inference_results, out=tmp_path)
     assert [(r["preset"], r["framework"]) for r in rows] == [
@@ -256,6 +268,7 @@ def edit(path, change):
     path.write_text(json.dumps(data))  # json writes NaN as asv does
 
 
+@real_asv
 def test_failed_and_skipped_benchmarks_become_rows(real_results, tmp_path):
     results, path, _ = copy_results(real_results, tmp_path)
 
@@ -275,6 +288,7 @@ def test_failed_and_skipped_benchmarks_become_rows(real_results, tmp_path):
     assert "skipped: time_train_epoch" in by["deep", "scratch_numpy"]["notes"]
 
 
+@real_asv
 def test_a_skipped_only_row_is_skipped(real_results, tmp_path):
     results, path, _ = copy_results(real_results, tmp_path)
 
@@ -287,6 +301,7 @@ def test_a_skipped_only_row_is_skipped(real_results, tmp_path):
     assert {r["status"] for r in rows} == {"skipped"}
 
 
+@real_asv
 def test_a_result_of_another_benchmark_version_is_left_out(real_results, tmp_path):
     """As asv publish does: a result whose stored version is not the suite's is dropped."""
     results, path, _ = copy_results(real_results, tmp_path)
@@ -312,6 +327,7 @@ def move_result(data, results, old, new):
     data["results"][new] = entry
 
 
+@real_asv
 def test_a_track_does_not_ask_for_samples(real_results, tmp_path):
     """Only time_ benchmarks have samples to record: rows measured by tracks alone get no
     "--record-samples" advice."""
@@ -324,6 +340,7 @@ def test_a_track_does_not_ask_for_samples(real_results, tmp_path):
     assert not any("--record-samples" in row["notes"] for row in rows), rows[0]["notes"]
 
 
+@real_asv
 def test_the_error_rate_is_reported_as_accuracy(real_results, tmp_path):
     """The suite tracks 1 - accuracy (lower is better, as asv's gate reads every figure);
     the reports show the accuracy."""
@@ -336,6 +353,7 @@ def test_the_error_rate_is_reported_as_accuracy(real_results, tmp_path):
         assert row["final_accuracy"] == pytest.approx(1 - stored[row["framework"], row["preset"]][0])
 
 
+@real_asv
 def test_ratio_intervals_come_from_the_samples(real_results, tmp_path):
     """With samples (a full asv run), each ratio gets the bootstrap interval of
     scratchnet.ratios, and the summary's whiskers the samples' quartiles."""
@@ -367,6 +385,7 @@ def test_ratio_intervals_come_from_the_samples(real_results, tmp_path):
             assert "ratio intervals: bootstrap of asv's samples" in row["notes"]
 
 
+@real_asv
 def test_history_spans_commits(real_results, tmp_path):
     results, path, head = copy_results(real_results, tmp_path)
     older = path.with_name("00000000-" + path.name.split("-", 1)[1])
@@ -385,6 +404,7 @@ def test_history_spans_commits(real_results, tmp_path):
         asv_export.export(results, commit="xyz", out=tmp_path / "x")
 
 
+@real_asv
 def test_several_machines_need_a_choice(real_results, tmp_path):
     results, _, _ = copy_results(real_results, tmp_path)
     shutil.copytree(results / "testbox", results / "otherbox")
@@ -396,13 +416,14 @@ def test_several_machines_need_a_choice(real_results, tmp_path):
         asv_export.export(results, machine="nobox", out=tmp_path / "out")
 
 
+@real_asv
 def test_corrupt_missing_and_empty_results_are_named(real_results, tmp_path):
     results, path, _ = copy_results(real_results, tmp_path)
     path.write_text(path.read_text()[:100])
-    with pytest.raises(ValueError, match=f"asv result file {path} is corrupt"):
+    with pytest.raises(ValueError, match=f"asv result file '{path}': is not valid JSON at line 1"):
         asv_export.export(results, out=tmp_path / "out")
     path.write_text(json.dumps({"version": 1}))
-    with pytest.raises(ValueError, match="not in asv's result format version 2"):
+    with pytest.raises(ValueError, match="field 'version' must be 2 \\(asv's result format\\)"):
         asv_export.export(results, out=tmp_path / "out")
     path.unlink()
     with pytest.raises(ValueError, match="no asv results for machine 'testbox'"):
@@ -415,6 +436,7 @@ def test_corrupt_missing_and_empty_results_are_named(real_results, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@real_asv
 def test_export_command(real_results, tmp_path):
     results, head = real_results
     result = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results", str(results),
@@ -428,6 +450,7 @@ def test_export_command(real_results, tmp_path):
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@real_asv
 def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
     """After `asv continuous main <branch>` the newest results are the branch's: export
     follows asv.conf.json's branch, as asv publish does, unless --commit says otherwise."""
@@ -453,6 +476,7 @@ def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
     assert asv_export.configured_branch(tmp_path / "asv.conf.json") is None
 
 
+@real_asv
 def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_path):
     results, path, head = copy_results(real_results, tmp_path)
     other_env = path.with_name(path.name.split("-", 1)[0] + "-virtualenv-py3.11.json")
@@ -485,6 +509,7 @@ def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_p
     assert len(history) == 28, "a benchmark missing from benchmarks.json must not be exported"
 
 
+@real_asv
 def test_instruction_benchmarks_skip_without_valgrind_and_never_return_none(monkeypatch):
     """asv passes no cache argument when setup_cache returns None, which would make every
     benchmark of the class fail instead of skip: the skip must be a value."""
@@ -516,6 +541,7 @@ NEVER_FETCHED = ("http://www.w3.org/", "https://react.dev/errors/",
                  "https://github.com/highlightjs/highlight.js/")
 
 
+@real_asv
 def test_the_published_site_works_offline(asv_work, real_results, tmp_path):
     """asv publish, then scratchnet site: asv-tachyon's UI, every file it loads inside the
     folder, and every benchmark marked lower-is-better for its compare and regression views."""
@@ -554,3 +580,295 @@ def test_the_published_site_works_offline(asv_work, real_results, tmp_path):
                               str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "run `asv publish` first" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+# ---------------------------------------------------------------------- malformed files
+HANDMADE_COMMIT = "ab" * 20
+TRAIN = "training.Training.time_train_epoch"
+PARITY = "quality.Parity.track_parity"
+RESULT_COLUMNS = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a",
+                  "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",
+                  "samples", "profile"]
+
+
+def handmade_result():
+    """A result file as asv writes it: an epoch's time for both frameworks on the default
+    preset (with samples), and the pair's parity."""
+    train = {"result": [0.01, 0.02], "params": [["'scratch_numpy'", "'pytorch'"], ["'default'"]],
+             "version": "2", "started_at": 1_700_000_100_000, "duration": 1.5,
+             "stats_ci_99_a": [0.009, 0.019], "stats_ci_99_b": [0.011, 0.021],
+             "stats_q_25": [0.0095, 0.0195], "stats_q_75": [0.0105, 0.0205],
+             "stats_number": [1, 1], "stats_repeat": [2, 2], "samples": [[0.0099, 0.0101], [0.019, 0.021]]}
+    parity = {"result": [1e-7], "params": [["'default'"]], "version": "2",
+              "started_at": 1_700_000_200_000, "duration": 0.5}
+    return {"commit_hash": HANDMADE_COMMIT, "env_name": "existing-py3.11", "date": 1_700_000_000_000,
+            "params": {"machine": "handbox", "python": "3.11"}, "python": "3.11",
+            "requirements": {"numpy": "2.0"}, "env_vars": {}, "result_columns": RESULT_COLUMNS,
+            "results": {name: [fields.get(column) for column in RESULT_COLUMNS[:-1]]
+                        for name, fields in ((TRAIN, train), (PARITY, parity))},
+            "durations": {}, "version": 2}
+
+
+def handmade_results(folder):
+    """A results folder with machine ``handbox`` and one result file; returns the folder and
+    {"result", "machine", "benchmarks": path of that file}."""
+    (folder / "handbox").mkdir(parents=True)
+    paths = {"result": folder / "handbox" / f"{HANDMADE_COMMIT[:8]}-existing-py3.11.json",
+             "machine": folder / "handbox" / "machine.json",
+             "benchmarks": folder / "benchmarks.json"}
+    paths["result"].write_text(json.dumps(handmade_result()))
+    paths["machine"].write_text(json.dumps({
+        "arch": "x86_64", "cpu": "Handmade CPU", "machine": "handbox", "num_cpu": "2",
+        "os": "Linux", "ram": "1000000", "version": 1}))
+    paths["benchmarks"].write_text(json.dumps({
+        TRAIN: {"name": TRAIN, "param_names": ["framework", "preset"], "type": "time",
+                "unit": "seconds", "version": "2"},
+        PARITY: {"name": PARITY, "param_names": ["preset"], "type": "track", "unit": "unit",
+                 "version": "2"},
+        "version": 2}))
+    return folder, paths
+
+
+def setting(field, value):
+    def change(data):
+        data[field] = value
+        return data
+    return change
+
+
+def dropping(field):
+    def change(data):
+        del data[field]
+        return data
+    return change
+
+
+def benchmark_field(column, value, name=TRAIN):
+    """Column ``column`` of benchmark ``name`` in a result file set to ``value``."""
+    def change(data):
+        entry = data["results"][name]
+        index = data["result_columns"].index(column)
+        entry.extend([None] * (index + 1 - len(entry)))
+        entry[index] = value
+        return data
+    return change
+
+
+def benchmark_description(field, value, name=TRAIN):
+    def change(data):
+        data[name][field] = value
+        return data
+    return change
+
+
+#: id: (which file, its change: bytes for the whole file or a function of its data, the
+#: field the message must name or None, the message after "<kind of file> '<path>': ").
+MALFORMED = {
+    "commit_hash missing": ("result", dropping("commit_hash"), "commit_hash",
+                            "field 'commit_hash' is missing"),
+    "date a string": ("result", setting("date", "yesterday"), "date",
+                      "field 'date' must be a number (milliseconds since 1970), got 'yesterday'"),
+    "results null": ("result", setting("results", None), "results",
+                     "field 'results' must be an object (benchmark name: values), got null"),
+    "a string among the results": (
+        "result", benchmark_field("result", ["fast", 0.02]), "result",
+        f"field 'result' of benchmark '{TRAIN}' must hold positive times, NaN or null, "
+        f"got 'fast' at index 0"),
+    "a string as a track's result": (
+        "result", benchmark_field("result", ["tiny"], PARITY), "result",
+        f"field 'result' of benchmark '{PARITY}' must hold numbers, NaN or null, "
+        f"got 'tiny' at index 0"),
+    "not JSON": ("result", b'{"commit_hash": "abab', None,
+                 "is not valid JSON at line 1, column 17: unterminated string starting"),
+    "empty": ("result", b"", None, "the file is empty"),
+    "only blanks": ("result", b" \n\n", None, "the file is empty"),
+    "not UTF-8": ("result", b"\xff\xfe{\x00}\x00", None, "is not UTF-8 text, so not JSON"),
+    "nested too deeply": ("result", b"[" * 100_000 + b"]" * 100_000, None,
+                          "is not valid JSON: nested too deeply"),
+    "top level a list": ("result", lambda data: [data], None,
+                         "the top level must be an object, "
+                         "got [{\"commit_hash\": \"abababababababababa..."),
+    "version missing": ("result", dropping("version"), "version",
+                        "field 'version' is missing (asv's result files are format 2)"),
+    "version 1": ("result", setting("version", 1), "version",
+                  "field 'version' must be 2 (asv's result format), got 1; `asv update` "
+                  "converts older files"),
+    "version a string": ("result", setting("version", "2"), "version",
+                         "field 'version' must be 2 (asv's result format), got '2'"),
+    "commit_hash empty": ("result", setting("commit_hash", ""), "commit_hash",
+                          "field 'commit_hash' must be a non-empty string, got ''"),
+    "commit_hash a number": ("result", setting("commit_hash", 1234), "commit_hash",
+                             "field 'commit_hash' must be a non-empty string, got 1234"),
+    "env_name null": ("result", setting("env_name", None), "env_name",
+                      "field 'env_name' must be a string, got null"),
+    "date NaN": ("result", setting("date", math.nan), "date",
+                 "field 'date' must be a number (milliseconds since 1970), got NaN"),
+    "date past the year 9999": ("result", setting("date", 1e300), "date",
+                                "field 'date' must be a number (milliseconds since 1970), got 1e+300"),
+    "date true": ("result", setting("date", True), "date",
+                  "field 'date' must be a number (milliseconds since 1970), got true"),
+    "python a number": ("result", setting("python", 3.11), "python",
+                        "field 'python' must be a string, got 3.11"),
+    "params a list": ("result", setting("params", ["machine"]), "params",
+                      "field 'params' must be an object, got [\"machine\"]"),
+    "requirements with a number": ("result", setting("requirements", {"numpy": 2}), "requirements",
+                                   "field 'requirements' must be an object of version strings, "
+                                   "got {\"numpy\": 2}"),
+    "result_columns a string": ("result", setting("result_columns", "result,params"),
+                                "result_columns",
+                                "field 'result_columns' must be a list of column names, "
+                                "got 'result,params'"),
+    "result_columns without result": (
+        "result", setting("result_columns", RESULT_COLUMNS[1:]), "result_columns",
+        "field 'result_columns' must name the column 'result', got [\"params\", \"version\", "
+        "\"started_at\", \"..."),
+    "result_columns naming one twice": (
+        "result", setting("result_columns", RESULT_COLUMNS + ["samples"]), "result_columns",
+        "field 'result_columns' names 'samples' twice"),
+    "results a list": ("result", setting("results", [TRAIN]), "results",
+                       f"field 'results' must be an object (benchmark name: values), "
+                       f"got [\"{TRAIN}\"]"),
+    "a benchmark an object": ("result", lambda data: {**data, "results": {TRAIN: {"result": 1}}},
+                              "results",
+                              f"field 'results' must map benchmark '{TRAIN}' to a list (one value "
+                              f"per result column), got {{\"result\": 1}}"),
+    "a benchmark longer than result_columns": (
+        "result", lambda data: data["results"][TRAIN].extend([None] * 3) or data, "results",
+        f"field 'results' gives benchmark '{TRAIN}' 15 values, more than the 13 columns of "
+        f"result_columns"),
+    "params a list of strings": ("result", benchmark_field("params", ["'default'"]), "params",
+                                 f"field 'params' of benchmark '{TRAIN}' must be a list of lists "
+                                 f"of parameter strings, got [\"'default'\"]"),
+    "params numbers": ("result", benchmark_field("params", [[1, 2], [3]]), "params",
+                       f"field 'params' of benchmark '{TRAIN}' must be a list of lists of "
+                       f"parameter strings, got [[1, 2], [3]]"),
+    "too few results": ("result", benchmark_field("result", [0.01]), "result",
+                        f"field 'result' of benchmark '{TRAIN}' must hold 2 values (one per "
+                        f"parameter combination), got 1"),
+    "result a number": ("result", benchmark_field("result", 0.01), "result",
+                        f"field 'result' of benchmark '{TRAIN}' must be a list (one value per "
+                        f"parameter combination) or null, got 0.01"),
+    "a time of zero": ("result", benchmark_field("result", [0.01, 0]), "result",
+                       f"field 'result' of benchmark '{TRAIN}' must hold positive times, NaN or "
+                       f"null, got 0 at index 1"),
+    "a result true": ("result", benchmark_field("result", [True], PARITY), "result",
+                      f"field 'result' of benchmark '{PARITY}' must hold numbers, NaN or null, "
+                      f"got true at index 0"),
+    "samples not lists": ("result", benchmark_field("samples", [0.01, 0.02]), "samples",
+                          f"field 'samples' of benchmark '{TRAIN}' must hold lists of positive "
+                          f"times or null, got 0.01 at index 0"),
+    "a string among the samples": ("result", benchmark_field("samples", [[0.01], [0.02, "x"]]),
+                                   "samples",
+                                   f"field 'samples' of benchmark '{TRAIN}' must hold lists of "
+                                   f"positive times or null, got [0.02, \"x\"] at index 1"),
+    "stats_repeat strings": ("result", benchmark_field("stats_repeat", ["two", "two"]),
+                             "stats_repeat",
+                             f"field 'stats_repeat' of benchmark '{TRAIN}' must hold numbers or "
+                             f"null, got 'two' at index 0"),
+    "started_at a string": ("result", benchmark_field("started_at", "noon"), "started_at",
+                            f"field 'started_at' of benchmark '{TRAIN}' must be a number "
+                            f"(milliseconds since 1970), got 'noon'"),
+    "duration a list": ("result", benchmark_field("duration", [1.5]), "duration",
+                        f"field 'duration' of benchmark '{TRAIN}' must be a number (seconds), "
+                        f"got [1.5]"),
+    "benchmark version a number": ("result", benchmark_field("version", 2), "version",
+                                   f"field 'version' of benchmark '{TRAIN}' must be a string, got 2"),
+    "a long value cut short": ("result", setting("date", "x" * 500), "date",
+                               "field 'date' must be a number (milliseconds since 1970), "
+                               "got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."),
+    "machine.json not JSON": ("machine", b"{'cpu': 'x'}", None,
+                              "is not valid JSON at line 1, column 2: expecting property name "
+                              "enclosed in double quotes"),
+    "machine.json empty": ("machine", b"", None, "the file is empty"),
+    "machine.json a list": ("machine", lambda data: ["handbox"], None,
+                            "the top level must be an object, got [\"handbox\"]"),
+    "machine.json num_cpu not a number": ("machine", setting("num_cpu", "many"), "num_cpu",
+                                          "field 'num_cpu' must be a number of CPUs, got 'many'"),
+    "machine.json cpu a list": ("machine", setting("cpu", ["x86"]), "cpu",
+                                "field 'cpu' must be a string, got [\"x86\"]"),
+    "machine.json version 2": ("machine", setting("version", 2), "version",
+                               "field 'version' must be 1 (asv's machine file format), got 2"),
+    "benchmarks.json a list": ("benchmarks", lambda data: [TRAIN], None,
+                               f"the top level must be an object, got [\"{TRAIN}\"]"),
+    "benchmarks.json not JSON": ("benchmarks", b"{\n", None,
+                                 "is not valid JSON at line 2, column 1: expecting property "
+                                 "name enclosed in double quotes"),
+    "a benchmark's description a string": (
+        "benchmarks", setting(TRAIN, "time"), TRAIN,
+        f"field '{TRAIN}' must be an object (the benchmark's description), got 'time'"),
+    "param_names a string": ("benchmarks", benchmark_description("param_names", "framework"),
+                             "param_names",
+                             f"field 'param_names' of benchmark '{TRAIN}' must be a list of "
+                             f"strings, got 'framework'"),
+}
+FILE_KINDS = {"result": "asv result file", "machine": "asv machine file",
+              "benchmarks": "asv benchmarks file"}
+#: The cases also run through the command line (each a fresh interpreter).
+THROUGH_THE_COMMAND = ["commit_hash missing", "date a string", "results null",
+                       "a string among the results", "not JSON", "empty", "not UTF-8",
+                       "top level a list", "version 1", "params numbers",
+                       "result_columns a string", "a benchmark longer than result_columns",
+                       "samples not lists", "machine.json num_cpu not a number",
+                       "machine.json a list", "param_names a string"]
+
+
+def malformed_results(tmp_path, case):
+    """The handmade results folder with one file broken as ``MALFORMED[case]`` says; returns
+    the folder and the message export must give, whole."""
+    kind, change, _, message = MALFORMED[case]
+    results, paths = handmade_results(tmp_path / "results")
+    path = paths[kind]
+    if isinstance(change, bytes):
+        path.write_bytes(change)
+    else:
+        path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    return results, f"{FILE_KINDS[kind]} '{path}': {message}"
+
+
+def test_handmade_results_are_exported(tmp_path):
+    """The unbroken handmade folder is valid: each case below breaks one thing in it."""
+    results, _ = handmade_results(tmp_path / "results")
+    rows, paths = asv_export.export(results, out=tmp_path / "out")
+    assert [(r["framework"], r["status"]) for r in rows] == [("scratch_numpy", "ok"), ("pytorch", "ok")]
+    assert rows[1]["train_time_ratio"] == pytest.approx(0.5)
+    assert rows[0]["parity_max_abs_diff"] == 1e-7 and rows[0]["cpu_count"] == 2
+    assert all(Path(path).exists() for path in paths.values())
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda entry: entry[:2], id="trailing nulls left out, as asv writes them"),
+    pytest.param(lambda entry: [None, *entry[1:]], id="the whole benchmark failed"),
+    pytest.param(lambda entry: [[math.nan, 0.02], *entry[1:11], [None, [0.019]]],
+                 id="one combination skipped"),
+])
+def test_what_asv_writes_passes_the_checks(tmp_path, change):
+    results, paths = handmade_results(tmp_path / "results")
+    data = handmade_result()
+    data["results"][TRAIN] = change(data["results"][TRAIN])
+    paths["result"].write_text(json.dumps(data))
+    [read] = asv_export.result_files(results, "handbox")
+    assert read["commit_hash"] == HANDMADE_COMMIT
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_malformed_file_is_one_line_naming_the_file_and_field(tmp_path, case):
+    results, expected = malformed_results(tmp_path, case)
+    with pytest.raises(ValueError) as error:
+        asv_export.export(results, out=tmp_path / "out")
+    assert str(error.value) == expected
+    _, _, field, _ = MALFORMED[case]
+    assert field is None or f"'{field}'" in expected
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case", THROUGH_THE_COMMAND)
+def test_the_export_command_reports_a_malformed_file_in_one_line(tmp_path, case):
+    results, expected = malformed_results(tmp_path, case)
+    kind, _, field, _ = MALFORMED[case]
+    done = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results", str(results),
+                           "--out", str(tmp_path / "out")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"scratchnet export: error: {expected}"]
+    assert str(results) in done.stderr and (field is None or f"'{field}'" in done.stderr)
+    assert not (tmp_path / "out").exists()

@@ -1,13 +1,11 @@
 """Faults a user meets: training that blows up, outputs that cannot be written, a full disk,
 Ctrl-C and kill, running out of memory. Each ends in one line and loses nothing."""
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from scratchnet import NeuralNetwork
