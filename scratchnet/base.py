@@ -111,7 +111,7 @@ class BaseNetwork:
         after the epoch with ``evaluate``. ``on_epoch_end``, if given, is called
         after each epoch as ``on_epoch_end(epoch (1-based), {name: that epoch's value})``.
         """
-        X = check_features(X, self.layer_sizes[0])
+        X = check_features(X, self.layer_sizes[0], dtype=self.train_dtype)
         labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
         epochs = check_int(epochs, "epochs")
         batch_size = check_int(batch_size, "batch_size")
@@ -125,7 +125,8 @@ class BaseNetwork:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, y_val) or None")
-            X_val = check_features(validation_data[0], self.layer_sizes[0], "validation_data[0]")
+            X_val = check_features(validation_data[0], self.layer_sizes[0], "validation_data[0]",
+                                   dtype=self.train_dtype)
             validation = (X_val, check_labels(validation_data[1], X_val.shape[0],
                                               self.layer_sizes[-1], "validation_data[1]"))
 
@@ -234,7 +235,7 @@ class BaseNetwork:
         nothing else.
         """
         dtype = self._check_precision(precision, training)
-        X = check_features(X, self.layer_sizes[0])
+        X = check_features(X, self.layer_sizes[0], dtype=dtype)
         return self._logits_and_outputs(X, dtype)[1]
 
     def predict_proba(self, X, precision=None):
@@ -248,7 +249,7 @@ class BaseNetwork:
     def evaluate(self, X, y, precision=None):
         """``{"loss": float, "accuracy": float}`` on (X, y) with the model's loss."""
         dtype = self._check_precision(precision)
-        X = check_features(X, self.layer_sizes[0])
+        X = check_features(X, self.layer_sizes[0], dtype=dtype)
         return self._evaluate_checked(X, check_labels(y, X.shape[0], self.layer_sizes[-1]), dtype)
 
     def _evaluate_checked(self, X, labels, dtype):

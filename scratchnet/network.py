@@ -189,7 +189,7 @@ class NeuralNetwork(BaseNetwork):
         (None for the gradients if the loss is not finite): what one SGD step of
         ``fit`` on this batch would use, computed by the same code.
         """
-        X = check_features(X, self.layer_sizes[0])
+        X = check_features(X, self.layer_sizes[0], dtype=self.train_dtype)
         labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
         data = self._prepare_training_data(np.ascontiguousarray(X, dtype=self.train_dtype), labels)
         with np.errstate(over="ignore", invalid="ignore"):

@@ -28,7 +28,10 @@ try:  # torch is an optional dependency
 except Exception:  # ImportError, or a broken installation
     torch = None
 
-INSTALL_HINT = 'pip install "torch==2.13.0"  (or: pip install "scratchnet[torch]")'
+#: How to install the torch these figures were measured with: its CPU-only build (PyPI's
+#: Linux wheel of the same version is the CUDA build, several GB).
+INSTALL_HINT = ('pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu '
+                '(the CPU-only build; see the README)')
 
 
 def is_torch_available():
@@ -141,7 +144,7 @@ class TorchNeuralNetwork(BaseNetwork):
 
         Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) as NumPy arrays.
         """
-        X = check_features(X, self.layer_sizes[0])
+        X = check_features(X, self.layer_sizes[0], dtype=self.train_dtype)
         labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
         X_t, _, targets = self._tensors(X.astype(self.train_dtype, copy=False), labels)
         self._module.zero_grad(set_to_none=True)

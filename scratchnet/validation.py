@@ -81,8 +81,13 @@ def check_architecture(layer_sizes, activations, loss):
     return sizes, names, loss_fn.name
 
 
-def check_features(X, n_features, argument="X"):
-    """A finite, non-empty 2-D numeric array of shape (N, n_features)."""
+def check_features(X, n_features, argument="X", dtype=None):
+    """A finite, non-empty 2-D numeric array of shape (N, n_features).
+
+    With ``dtype`` (the float dtype the model will compute in) every value must also be
+    representable in it (1e39 is finite in float64 but inf in float32), and the array is
+    returned already cast to it where it was wider: one pass checks both.
+    """
     try:
         array = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -103,11 +108,21 @@ def check_features(X, n_features, argument="X"):
                          f"got shape {array.shape}")
     if array.shape[0] == 0:
         raise ValueError(f"{argument} is empty (shape {array.shape}); at least one sample is needed")
-    if not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
+    checked = array
+    if dtype is not None and array.dtype != dtype and (
+            array.dtype.kind in "iub" or array.dtype.itemsize > np.dtype(dtype).itemsize):
+        with np.errstate(over="ignore", invalid="ignore"):
+            checked = array.astype(dtype)  # a value too large for dtype becomes inf here
+    if not np.isfinite(checked).all():
+        bad = tuple(np.argwhere(~np.isfinite(checked))[0])
+        value = array[bad]
+        if np.isfinite(value):
+            raise ValueError(f"{argument} holds {value} at row {bad[0]}, column {bad[1]}, which "
+                             f"{np.dtype(dtype).name} cannot represent (its largest value is "
+                             f"{np.finfo(dtype).max}); scale the inputs or use a wider precision")
         raise ValueError(f"{argument} contains NaN or inf (first at row {bad[0]}, column {bad[1]}: "
-                         f"{array[bad[0], bad[1]]}); only finite values are accepted")
-    return array
+                         f"{value}); only finite values are accepted")
+    return checked
 
 
 def check_labels(y, n_samples, n_classes, argument="y"):

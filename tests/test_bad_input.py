@@ -22,6 +22,13 @@ def with_inf(a):
     return a
 
 
+def with_huge(a, value=1e39):
+    """Finite in float64, too large for float32 (1e39) or float16 (7e4)."""
+    a = a.copy()
+    a[2, 4] = value
+    return a
+
+
 FIT = dict(epochs=1, alpha=0.1, batch_size=4)
 # (id, call on a model, expected exception, message pattern)
 BAD_CALLS = [
@@ -67,6 +74,15 @@ BAD_CALLS = [
     ("set-weights-nan", lambda m: m.set_weights([(np.full((6, 4), np.nan), np.zeros(4)), (np.zeros((4, 3)), np.zeros(3))]),
      ValueError, r"weights\[0\] W contains NaN"),
     ("loss-and-gradients-nan", lambda m: m.loss_and_gradients(with_nan(X), y), ValueError, r"X contains NaN"),
+    ("fit-float32-overflow", lambda m: m.fit(with_huge(X), y, **FIT), ValueError,
+     r"X holds 1e\+39 at row 2, column 4, which float32 cannot represent"),
+    ("validation-overflow", lambda m: m.fit(X, y, validation_data=(with_huge(X), y), **FIT), ValueError,
+     r"validation_data\[0\] holds 1e\+39 at row 2, column 4"),
+    ("forward-float16-overflow", lambda m: m.forward(with_huge(X, 7e4), precision="float16"), ValueError,
+     r"X holds 70000.0 at row 2, column 4, which float16 cannot represent \(its largest value is 65504.0\)"),
+    ("evaluate-overflow", lambda m: m.evaluate(with_huge(X), y), ValueError, r"float32 cannot represent"),
+    ("loss-and-gradients-overflow", lambda m: m.loss_and_gradients(with_huge(X), y), ValueError,
+     r"float32 cannot represent"),
 ]
 
 
