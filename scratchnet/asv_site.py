@@ -2,7 +2,7 @@
 
 asv's own site loads jQuery, flot and bootstrap from public CDNs, so offline
 or behind a firewall it shows only a "failed to load" banner. asv-tachyon
-(``pip install scratchnet[asv]``) is a UI for the same published data whose
+(the ``asv`` extra: ``pip install ".[asv]"`` in a checkout) is a UI for the same published data whose
 wheel carries its JavaScript, CSS and fonts; ``install_site`` copies it into
 the published folder (asv's page is kept as ``index.legacy.html``).
 
@@ -52,7 +52,8 @@ def install_site(html_dir=".asv/html"):
     try:
         from asv_tachyon import cli as tachyon
     except ImportError:
-        raise ValueError("the offline site needs asv-tachyon: pip install \"scratchnet[asv]\"") from None
+        raise ValueError("the offline site needs asv-tachyon: pip install \"asv-tachyon==0.5.8\" "
+                         "(or, in scratchnet's checkout: pip install \".[asv]\")") from None
     try:
         with open(index_path, encoding="utf-8") as handle:
             index = json.load(handle)

@@ -85,7 +85,8 @@ def run_demo(args, out=sys.stdout):
         print(f"largest difference between their predicted probabilities on the held-out split: "
               f"{diff.max():.3e} (sample {row}, class {col})", file=out)
     else:
-        print("pytorch: skipped, torch not installed (pip install \"torch==2.13.0\")", file=out)
+        from .pytorch_model import INSTALL_HINT
+        print(f"pytorch: skipped, torch not installed ({INSTALL_HINT})", file=out)
     return 0
 
 
@@ -293,8 +294,8 @@ def run_export_onnx(args, out=sys.stdout):
         print(f"ONNX Runtime {runtime.session.get_providers()[0]}: largest |difference| from the "
               f"NumPy network's forward on 256 random inputs in [0, 1): {diff:.3e}", file=out)
     else:
-        print("onnxruntime is not installed: the file was not run (pip install "
-              "\"scratchnet[onnx]\")", file=out)
+        from .onnx_export import INSTALL_HINT
+        print(f"onnxruntime is not installed: the file was not run ({INSTALL_HINT})", file=out)
     return 0
 
 
@@ -372,7 +373,7 @@ def build_parser():
                               "(default: the first two, and pytorch_cuda where CUDA is available)")
     compare.add_argument("--with-onnxruntime", action="store_true",
                          help="add an onnxruntime row: the scratch network exported to ONNX and "
-                              "run by ONNX Runtime (inference metrics only; needs scratchnet[onnx])")
+                              "run by ONNX Runtime (inference metrics only; needs onnx and onnxruntime)")
     compare.add_argument("--out", default="benchmarks/comparison",
                          help="folder for the reports (default: benchmarks/comparison)")
     compare.set_defaults(run=run_compare)
@@ -409,7 +410,7 @@ def build_parser():
     predict.set_defaults(run=run_predict)
 
     export_onnx = commands.add_parser(
-        "export-onnx", help="write a checkpoint as an ONNX graph (needs scratchnet[onnx])",
+        "export-onnx", help="write a checkpoint as an ONNX graph (needs onnx and onnxruntime)",
         description="Build an ONNX graph (Gemm and the activation operators, dynamic batch "
                     "dimension, input 'input', output 'output') from a checkpoint's weights with "
                     "the onnx package, check it with onnx.checker and write it; where onnxruntime "
@@ -444,7 +445,7 @@ def build_parser():
 
     site = commands.add_parser(
         "site", help="make asv publish's history site work offline (asv-tachyon's UI; needs "
-                     "scratchnet[asv])",
+                     "asv-tachyon)",
         description="Install asv-tachyon's UI, which carries its own JavaScript, into the folder "
                     "asv publish wrote, and mark every benchmark lower-is-better for it. asv's "
                     "own page, which needs internet access, is kept as index.legacy.html.")
