@@ -276,16 +276,23 @@ def run_predict(args, out=sys.stdout):
 def run_export_onnx(args, out=sys.stdout):
     """Export a checkpoint to ONNX; check it with ONNX Runtime where that is installed."""
     from .files import check_output_path
-    from .onnx_export import OnnxRuntimeModel, export_onnx, is_onnx_available
+    import os
+
+    from .onnx_export import OnnxRuntimeModel, export_onnx, external_data_files, is_onnx_available
     from .prediction import load_model
 
     check_output_path(args.output, "output", (".onnx",))
     model = load_model(args.checkpoint)
     export_onnx(model, args.output, opset=args.opset, dtype=args.dtype)
+    external = [os.path.join(os.path.dirname(args.output), name)
+                for name in external_data_files(args.output)]
     print(f"wrote {args.output}: {'x'.join(map(str, model.layer_sizes))} "
           f"{','.join(model.activations)}, opset {args.opset}, {args.dtype}, input 'input' "
           f"(N, {model.layer_sizes[0]}), output 'output' (N, {model.layer_sizes[-1]}); "
-          f"onnx.checker passed", file=out)
+          f"onnx.checker passed"
+          + "".join(f"; weights over 2 GB, written as ONNX external data to {data} "
+                    f"({os.path.getsize(data):,} bytes; keep it beside {args.output})"
+                    for data in external), file=out)
     if is_onnx_available():
         X = np.random.default_rng(0).random((256, model.layer_sizes[0]))
         runtime = OnnxRuntimeModel(args.output, loss=model.loss)

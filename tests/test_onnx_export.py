@@ -1,5 +1,9 @@
 """ONNX export: the graph's structure, ONNX Runtime's outputs against the NumPy forward
 for every activation, and bad arguments that must write nothing."""
+import os
+import re
+import shutil
+
 import numpy as np
 import pytest
 
@@ -9,8 +13,9 @@ from scratchnet.data import load_dataset
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
+from scratchnet import onnx_export  # noqa: E402
 from scratchnet.onnx_export import (DEFAULT_OPSET, OnnxRuntimeModel, build_onnx_model,  # noqa: E402
-                                    export_onnx)
+                                    export_onnx, external_data_files)
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +138,127 @@ def test_something_that_is_not_a_model_is_refused(tmp_path):
                                         "checkpoint path, got dict"):
         export_onnx({"W0": 1}, tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------ external data
+def files_in(folder):
+    """{name: bytes} of every file and folder in ``folder`` (folders as None)."""
+    return {p.name: (p.read_bytes() if p.is_file() else None) for p in folder.iterdir()}
+
+
+@pytest.fixture
+def small_threshold(monkeypatch):
+    """Weights over 1000 bytes count as too large for one protobuf message."""
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_THRESHOLD", 1000)
+
+
+def test_weights_over_the_threshold_go_to_one_data_file_onnxruntime_reads(digits, tmp_path,
+                                                                          small_threshold):
+    model = trained(digits, ["relu", "tanh", "softmax"])
+    path = export_onnx(model, tmp_path / "model.onnx")
+    (data,) = external_data_files(path)
+    assert re.fullmatch(r"model\.onnx\.[0-9a-f]{8}\.data", data), data
+    assert sorted(files_in(tmp_path)) == sorted(["model.onnx", data])  # nothing staged is left
+    graph = onnx.load(str(path), load_external_data=False).graph
+    assert all(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer)
+    weight_bytes = sum(W.size + b.size for W, b in model.get_weights()) * 4
+    graph_bytes = (tmp_path / "model.onnx").stat().st_size
+    assert (tmp_path / data).stat().st_size >= weight_bytes > graph_bytes
+    onnx.checker.check_model(str(path), full_check=True)
+    runtime = OnnxRuntimeModel(path, threads=1)
+    assert_close(runtime.forward(digits[2]), model.forward(digits[2]), 1e-5, "external data")
+    np.testing.assert_array_equal(runtime.predict(digits[2]), model.predict(digits[2]))
+    # the graph names its data file relative to itself: the pair works from another folder
+    (tmp_path / "moved").mkdir()
+    for name in ("model.onnx", data):
+        shutil.copy(tmp_path / name, tmp_path / "moved" / name)
+    moved = OnnxRuntimeModel(tmp_path / "moved" / "model.onnx").forward(digits[2])
+    assert_close(moved, model.forward(digits[2]), 1e-5, "moved pair")
+
+
+def test_weights_under_the_threshold_stay_in_the_onnx_file(digits, tmp_path):
+    path = export_onnx(trained(digits, ["relu", "relu", "softmax"]), tmp_path / "model.onnx")
+    assert external_data_files(path) == [] and sorted(files_in(tmp_path)) == ["model.onnx"]
+
+
+def test_each_export_replaces_the_pair_and_removes_the_data_file_it_replaced(
+        digits, tmp_path, monkeypatch):
+    first, second = trained(digits, ["relu", "relu", "softmax"]), trained(digits, ["tanh"] * 3)
+    path, default = tmp_path / "model.onnx", onnx_export.EXTERNAL_DATA_THRESHOLD
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_THRESHOLD", 1000)
+    (old,) = external_data_files(export_onnx(first, path))
+    (new,) = external_data_files(export_onnx(second, path))
+    assert new != old and sorted(files_in(tmp_path)) == sorted(["model.onnx", new])
+    assert_close(OnnxRuntimeModel(path).forward(digits[2]), second.forward(digits[2]), 1e-5,
+                 "second export")
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_THRESHOLD", default)
+    export_onnx(first, path)  # small enough again: one file, and the old data file goes
+    assert sorted(files_in(tmp_path)) == ["model.onnx"] and external_data_files(path) == []
+    assert_close(OnnxRuntimeModel(path).forward(digits[2]), first.forward(digits[2]), 1e-5, "third")
+
+
+def failing_replace_of(suffix):
+    real = os.replace
+
+    def replace(source, target):
+        if os.fspath(target).endswith(suffix):
+            raise OSError(f"disk full while moving {os.path.basename(target)}")
+        real(source, target)
+    return replace
+
+
+def failing_after_one_weight():
+    """``_external_tensor`` that writes the first weight, then half of the next, then fails."""
+    real, calls = onnx_export._external_tensor, []
+
+    def external_tensor(array, name, dtype, data, location):
+        calls.append(name)
+        if len(calls) > 1:
+            data.write(b"half the weights")
+            raise OSError("disk full while writing the weights")
+        return real(array, name, dtype, data, location)
+    return external_tensor
+
+
+def failing_check(model, *args, **kwargs):
+    raise onnx.checker.ValidationError("disk full, so the graph read back differs")
+
+
+@pytest.mark.parametrize("failure", ["writing the weights", "checking the graph",
+                                     "moving the data", "moving the graph"])
+def test_a_failed_export_leaves_the_previous_pair_as_it_was(digits, tmp_path, small_threshold,
+                                                           monkeypatch, failure):
+    before_model = trained(digits, ["relu", "relu", "softmax"])
+    path = export_onnx(before_model, tmp_path / "model.onnx")
+    before = files_in(tmp_path)
+    if failure == "writing the weights":
+        monkeypatch.setattr(onnx_export, "_external_tensor", failing_after_one_weight())
+    elif failure == "checking the graph":
+        monkeypatch.setattr(onnx.checker, "check_model", failing_check)
+    else:
+        suffix = ".data" if failure == "moving the data" else ".onnx"
+        monkeypatch.setattr(os, "replace", failing_replace_of(suffix))
+    with pytest.raises(Exception, match="disk full"):
+        export_onnx(trained(digits, ["tanh"] * 3), path)
+    monkeypatch.undo()
+    assert files_in(tmp_path) == before  # the same two files, byte for byte, nothing staged left
+    assert_close(OnnxRuntimeModel(path).forward(digits[2]), before_model.forward(digits[2]), 1e-5,
+                 "the previous export")
+
+
+def test_build_onnx_model_refuses_weights_one_message_cannot_hold(digits, small_threshold):
+    with pytest.raises(ValueError, match=r"the weights of a 64x32x16x10 network are 11,112 bytes "
+                                         r"in float32, more than one protobuf message holds "
+                                         r"\(1,000 bytes here\); export_onnx\(model, path\) writes"):
+        build_onnx_model(trained(digits, ["relu", "relu", "softmax"]))
+
+
+def test_the_export_command_runs_a_file_with_external_data(digits, tmp_path, small_threshold,
+                                                           capsys):
+    from scratchnet.cli import main
+    model = trained(digits, ["relu", "relu", "softmax"])
+    model.save(tmp_path / "model.npz")
+    assert main(["export-onnx", str(tmp_path / "model.npz"), str(tmp_path / "model.onnx")]) == 0
+    printed = capsys.readouterr().out
+    assert "ONNX Runtime CPUExecutionProvider" in printed, printed  # it ran the exported pair
+    assert len(external_data_files(tmp_path / "model.onnx")) == 1
