@@ -58,9 +58,17 @@ COMPARE_TINY = ["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--
                 "--repeats", "2", "--threads", "1", "--rounds", "1"]
 
 
-def test_compare_prints_the_table_and_writes_the_reports(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_compare(tmp_path_factory):
+    """One `compare --roofline` run of a tiny network, read by the tests below: (result, its
+    report folder)."""
     pytest.importorskip("torch")
-    result = scratchnet(*COMPARE_TINY, "--out", str(tmp_path / "reports"))
+    folder = tmp_path_factory.mktemp("compare") / "reports"
+    return scratchnet(*COMPARE_TINY, "--roofline", "--out", str(folder)), folder
+
+
+def test_compare_prints_the_table_and_writes_the_reports(tiny_compare):
+    result, folder = tiny_compare
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", "progress must stay quiet when stderr is not a terminal"
     lines = result.stdout.splitlines()
@@ -68,11 +76,11 @@ def test_compare_prints_the_table_and_writes_the_reports(tmp_path):
     assert lines[2].startswith("scratch_numpy | ok") and lines[3].startswith("pytorch       | ok")
     assert any(line.startswith("Training time per epoch: scratch_numpy") for line in lines)
     assert any(line.startswith("Parity: largest |p_scratch - p_torch|") for line in lines)
-    written = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    written = sorted(p.name for p in folder.iterdir())
     assert written == ["comparison_metrics.csv", "comparison_metrics.json", "comparison_metrics.md",
                        "comparison_summary.png"]
     import json
-    rows = json.loads((tmp_path / "reports" / "comparison_metrics.json").read_text())
+    rows = json.loads((folder / "comparison_metrics.json").read_text())
     assert [(r["framework"], r["preset"], r["threads"]) for r in rows] == [
         ("scratch_numpy", "custom", 1), ("pytorch", "custom", 1)]
 
@@ -122,9 +130,8 @@ def test_compare_help_lists_every_api_argument():
         assert flag in result.stdout, flag
 
 
-def test_compare_roofline_prints_and_records_the_rates(tmp_path):
-    pytest.importorskip("torch")
-    result = scratchnet(*COMPARE_TINY, "--repeats", "1", "--roofline", "--out", str(tmp_path))
+def test_compare_roofline_prints_and_records_the_rates(tiny_compare):
+    result, folder = tiny_compare
     assert result.returncode == 0, result.stderr
     table = result.stdout.split("roofline (training")[1].splitlines()
     assert table[1].split() == ["preset", "|", "scratch_numpy_s", "|", "pytorch_s", "|", "ratio", "|",
@@ -132,7 +139,7 @@ def test_compare_roofline_prints_and_records_the_rates(tmp_path):
                                 "torch_sgemm", "|", "scratch_frac", "|", "torch_frac"]
     assert table[3].startswith("custom")
     import json
-    rows = json.loads((tmp_path / "comparison_metrics.json").read_text())
+    rows = json.loads((folder / "comparison_metrics.json").read_text())
     # each worker measured its own roofline, and the table prints the rows' figures
     cells = [cell.strip() for cell in table[3].split("|")]
     by = {row["framework"]: row for row in rows}

@@ -84,8 +84,8 @@ needs_valgrind = pytest.mark.skipif(instructions.valgrind() is None, reason=inst
 @needs_valgrind
 def test_compare_counts_and_a_second_run_agrees(tmp_path):
     """`compare --instructions` fills the columns and prints the table; counting the same
-    configuration again (another pair of valgrind processes) agrees within 0.5 % on every
-    figure of both frameworks."""
+    configuration again, from another process and without PyTorch beside it, gives
+    scratch_numpy's figures to the last digit."""
     import subprocess
     import sys
     pytest.importorskip("torch")
@@ -99,15 +99,16 @@ def test_compare_counts_and_a_second_run_agrees(tmp_path):
     assert table[1].split(" | ")[0].strip() == "preset" and "custom" in table[3]
     frameworks = [row["framework"] for row in rows]
     assert frameworks == ["scratch_numpy", "pytorch"]
-    again = instructions.count_instructions(frameworks, [instructions.config_from_row(rows[0])])
     for row in rows:
-        second = again[row["framework"]]
-        assert not isinstance(second, Exception), second
         for column in ("train_step_instructions", "inference_instructions"):
-            first, then = row[column], second[0][column]
-            assert first > 1000, (row["framework"], column, first)
-            assert abs(first - then) / first <= 0.005, \
-                f"{row['framework']} {column}: {first} then {then} ({abs(first - then) / first:.3%})"
+            assert row[column] > 1000, (row["framework"], column, row[column])
+    again = instructions.count_instructions(["scratch_numpy"],
+                                            [instructions.config_from_row(rows[0])])
+    second = again["scratch_numpy"]
+    assert not isinstance(second, Exception), second
+    for column in ("train_step_instructions", "inference_instructions"):
+        first, then = rows[0][column], second[0][column]
+        assert first == then, f"{column}: {first} then {then} ({abs(first - then) / first:.3%})"
 
 
 @pytest.mark.slow

@@ -254,11 +254,11 @@ def test_build_onnx_model_refuses_weights_one_message_cannot_hold(digits, small_
 
 
 def test_the_export_command_runs_a_file_with_external_data(digits, tmp_path, small_threshold,
-                                                           capsys):
+                                                           capfd):
     from scratchnet.cli import main
     model = trained(digits, ["relu", "relu", "softmax"])
     model.save(tmp_path / "model.npz")
     assert main(["export-onnx", str(tmp_path / "model.npz"), str(tmp_path / "model.onnx")]) == 0
-    printed = capsys.readouterr().out
+    printed = capfd.readouterr().out
     assert "ONNX Runtime CPUExecutionProvider" in printed, printed  # it ran the exported pair
     assert len(external_data_files(tmp_path / "model.onnx")) == 1
