@@ -53,8 +53,9 @@ def _add_training_arguments(parser):
                                                                  "(default: float32)")
 
 
-def run_demo(args, out=sys.stdout):
+def run_demo(args, out=None):
     """Train both models identically and print their accuracy and largest disagreement."""
+    out = sys.stdout if out is None else out  # the stdout of the moment, not of import time
     from . import NeuralNetwork, PrecisionConfig, TorchNeuralNetwork, is_torch_available
     from .data import load_dataset
 
@@ -106,8 +107,9 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
 EXIT_DISTURBED = 3
 
 
-def run_compare(args, out=sys.stdout):
+def run_compare(args, out=None):
     """Run the comparison for one preset or all, print the table, write the reports."""
+    out = sys.stdout if out is None else out
     from .compare import ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison, run_comparison
     from .files import check_output_folder
     from .reports import disturbed_rows, instructions_table, roofline_table, write_reports
@@ -190,8 +192,9 @@ def _print_reports(rows, paths, out):
     print(f"\nreports: {', '.join(paths.values())}", file=out)
 
 
-def run_export(args, out=sys.stdout):
+def run_export(args, out=None):
     """Turn asv's results into the comparison reports and the history."""
+    out = sys.stdout if out is None else out
     from .asv_export import configured_branch, export
 
     from .files import check_output_folder, written_together
@@ -206,8 +209,9 @@ def run_export(args, out=sys.stdout):
     return 0
 
 
-def run_site(args, out=sys.stdout):
+def run_site(args, out=None):
     """asv-tachyon's offline UI over asv publish's folder."""
+    out = sys.stdout if out is None else out
     import contextlib
 
     from .asv_site import install_site
@@ -224,8 +228,9 @@ def _progress_bar(done, total, width=20):
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-def run_train(args, out=sys.stdout):
+def run_train(args, out=None):
     """Train one framework's model, print each epoch, save the checkpoint."""
+    out = sys.stdout if out is None else out
     import time
 
     from .training import train_model
@@ -260,8 +265,9 @@ def run_train(args, out=sys.stdout):
     return 0
 
 
-def run_predict(args, out=sys.stdout):
+def run_predict(args, out=None):
     """Predict with a checkpoint for every sample of an input file."""
+    out = sys.stdout if out is None else out
     from .prediction import predict_file
 
     result, text = predict_file(args.checkpoint, args.input, args.output, proba=args.proba,
@@ -273,8 +279,9 @@ def run_predict(args, out=sys.stdout):
     return 0
 
 
-def run_export_onnx(args, out=sys.stdout):
+def run_export_onnx(args, out=None):
     """Export a checkpoint to ONNX; check it with ONNX Runtime where that is installed."""
+    out = sys.stdout if out is None else out
     from .files import check_output_path
     import os
 
