@@ -230,7 +230,7 @@ def test_memory_counts_a_100_mb_model_for_both_frameworks():
     assert rows[0]["peak_traced_mb"] >= weights_mb  # NumPy reports its buffers to tracemalloc
 
 
-def test_training_flops_follow_the_issue_convention():
+def test_training_flops_follow_the_spec_convention():
     assert compare.training_flops_per_epoch([784, 64, 10], 512) == 6 * (784 * 64 + 64 * 10) * 512
 
 
