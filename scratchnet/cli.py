@@ -103,6 +103,11 @@ _ARCHITECTURE_FLAGS = ("layer_sizes", "activations", "n_samples", "epochs", "bat
                        "seed", "dataset", "loss", "precision")
 
 
+def _flag_text(value):
+    """A flag's value as the user typed it: 784,64,10 for a list."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 #: compare's exit status when --strict is given and a row was measured on a busy machine.
 EXIT_DISTURBED = 3
 
@@ -135,7 +140,12 @@ def run_compare(args, out=None):
                                           max_time=args.max_time, roofline=args.roofline,
                                           threads=args.threads, frameworks=frameworks)
         except (ValueError, TypeError) as exc:
-            raise type(exc)(f"preset {name}: {exc}" if len(names) > 1 else str(exc)) from None
+            if len(names) == 1:
+                raise
+            given = " ".join(f"--{key.replace('_', '-')} {_flag_text(overrides[key])}"
+                             for key in changed)
+            raise type(exc)(f"preset {name}" + (f", with {given} in place of its own" if given
+                                                else "") + f": {exc}") from None
         runs.append((label, settings, prepared))
     rows = []
     for label, settings, prepared in runs:

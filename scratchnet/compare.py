@@ -404,12 +404,18 @@ def _run_isolated(framework, job):
                  X_test=X_test, y_test=y_test)
         with open(os.path.join(folder, "job.json"), "w") as handle:
             json.dump({key: value for key, value in job.items() if key != "data"}, handle)
+        worker = subprocess.Popen(_worker_command(framework, folder), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
         try:
-            done = subprocess.run(_worker_command(framework, folder), capture_output=True,
-                                  text=True, timeout=WORKER_TIMEOUT)
-        except subprocess.TimeoutExpired:  # run() has killed the worker
+            _, stderr = worker.communicate(timeout=WORKER_TIMEOUT)
+        except BaseException as exc:  # a timeout, Ctrl-C, SIGTERM: the worker goes first
+            worker.kill()
+            worker.communicate()  # reaped, so it does not linger as a zombie
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
             return {"status": "error", "notes": f"worker process ran longer than "
                                                 f"{WORKER_TIMEOUT} s and was stopped"}, None
+        done = subprocess.CompletedProcess(worker.args, worker.returncode, None, stderr)
         result_path = os.path.join(folder, "row.json")
         if done.returncode != 0 or not os.path.exists(result_path):
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -270,7 +270,9 @@ def _show(cell):
     """``repr(cell)``, shortened to about SHOWN_CELL_CHARS characters; 'an empty cell' for ''."""
     if not cell.strip():
         return "an empty cell" if not cell else f"a blank cell {cell!r}"
-    return _shorten(repr(cell), SHOWN_CELL_CHARS + 2)
+    if len(cell) > SHOWN_CELL_CHARS:  # cut inside the quotes, so they stay balanced
+        return repr(cell[:SHOWN_CELL_CHARS - 3] + "...")
+    return repr(cell)
 
 
 def _shorten(text, limit):

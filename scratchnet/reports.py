@@ -362,8 +362,9 @@ def summary_figure(rows):
                 bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
                               color=COLORS.get(framework))
                 handles.setdefault(framework, bars)
+                crowded = len(groups) * len(present) > 6  # narrow bars: labels stand upright
                 ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,
-                             label_type="center", color="white")
+                             label_type="center", color="white", rotation=90 if crowded else 0)
         ax.set_title(title)
         ax.set_ylabel(unit)
         ax.set_xticks(range(len(groups)), [str(g) for g in groups])
@@ -374,15 +375,36 @@ def summary_figure(rows):
         ax.grid(axis="y", alpha=0.3)
     if handles:
         axes[0].legend(handles.values(), handles.keys())
-    skipped = [f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}" for r in rows
-               if r["status"] != "ok"]
-    skipped += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "
-                f"{r['contention']:.2f})" for r in disturbed_rows(rows)]
-    figure.suptitle(f"scratchnet: {' vs '.join(frameworks)} (bars: medians; whiskers: the "
-                    f"middle half of the runs, 25th-75th percentile)"
-                    + ("\n" + "; ".join(skipped) if skipped else ""), fontsize=11)
+    figure.suptitle("\n".join([f"scratchnet: {' vs '.join(frameworks)} (bars: medians; whiskers: "
+                               f"the middle half of the runs, 25th-75th percentile)"]
+                              + _title_notes(rows)), fontsize=11)
     figure.tight_layout()
     return figure
+
+
+#: Characters per line of the summary's title, and lines of notes under its first line.
+TITLE_WIDTH, TITLE_NOTE_LINES = 150, 3
+
+
+def _title_notes(rows):
+    """What the summary's title says under its first line: the rows not measured (each cut
+    short) and the rows measured on a busy machine (named when few, counted when many),
+    wrapped to the figure's width."""
+    import textwrap
+    notes = [textwrap.shorten(f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}",
+                              TITLE_WIDTH // 2) for r in rows if r["status"] != "ok"]
+    busy = disturbed_rows(rows)
+    if 0 < len(busy) <= 2:
+        notes += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "
+                  f"{r['contention']:.2f})" for r in busy]
+    elif busy:
+        levels = [r["contention"] for r in busy]
+        notes.append(f"{len(busy)} of {len(rows)} rows measured on a busy machine (contention "
+                     f"{min(levels):.2f}-{max(levels):.2f})")
+    lines = textwrap.wrap("; ".join(notes), TITLE_WIDTH)
+    if len(lines) > TITLE_NOTE_LINES:
+        lines = lines[:TITLE_NOTE_LINES - 1] + ["... and more: see the reports' notes"]
+    return lines
 
 
 def save_png(figure, path):

@@ -90,8 +90,9 @@ def test_every_preset_is_checked_before_the_first_runs(tmp_path):
     result = scratchnet("compare", "--preset", "all", "--layer-sizes", "784,64,10", "--out",
                         str(tmp_path))
     assert result.returncode == 2 and result.stdout == ""
-    assert one_line(result.stderr).startswith("scratchnet compare: error: preset deep: activations "
-                                              "needs len(layer_sizes) - 1 = 2 entries")
+    assert one_line(result.stderr).startswith(
+        "scratchnet compare: error: preset deep, with --layer-sizes 784,64,10 in place of its own: "
+        "activations needs len(layer_sizes) - 1 = 2 entries")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -159,7 +159,7 @@ REFUSED = {
                                        "comma-separated, with '.' as the decimal point",)),
     "semicolons-long-lines": Case({"X.csv": lines(*[";".join(["0.123456"] * 784)] * 3)},
                                   ["--input", "X.csv"],
-                                  ("line 1, column 1: '0.123456;0.123456;0.123456;0... is not a number",
+                                  ("line 1, column 1: '0.123456;0.123456;0.123456;...' is not a number",
                                    "delimiter looks wrong")),
     "semicolons-one-line": Case({"X.csv": lines("0.5;1.2;3.4;5.6")}, ["--input", "X.csv"],
                                 ("line 1, column 1: '0.5;1.2;3.4;5.6' is not a number",

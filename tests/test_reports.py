@@ -185,3 +185,23 @@ def test_a_log_axis_when_the_bars_or_quartiles_span_decades():
     assert reports._spans_decades([{"x": 1.0}, {"x": 30.0}], "x")
     assert reports._spans_decades([{"x": 1.0, "x_q25": 0.9, "x_q75": 25.0}, {"x": 1.2}], "x")
     assert not reports._spans_decades([{"x": 1.0, "x_max": 80.0}, {"x": 1.2}], "x")
+
+
+def test_the_summary_title_fits_however_many_rows_were_busy_or_failed():
+    """Named when few, counted when many; never wider than the figure, at most three lines."""
+    from scratchnet.reports import TITLE_NOTE_LINES, TITLE_WIDTH, _title_notes
+
+    def row(framework, preset, **values):
+        return {"framework": framework, "preset": preset, "status": "ok", "notes": "",
+                "contention": None, "contention_runqueue_wait": None, "disturbed": False, **values}
+
+    busy = [row(f, p, contention=0.5 + i / 100, disturbed=True)
+            for i, (f, p) in enumerate((f, p) for p in ("default", "deep", "wide", "large")
+                                       for f in ("scratch_numpy", "pytorch"))]
+    failed = [row("onnxruntime", p, status="error", notes="x" * 500) for p in ("default", "deep")]
+    lines = _title_notes(busy + failed)
+    assert 1 <= len(lines) <= TITLE_NOTE_LINES and all(len(line) <= TITLE_WIDTH for line in lines)
+    assert "8 of 10 rows measured on a busy machine (contention 0.50-0.57)" in " ".join(lines)
+    assert _title_notes(busy[:2]) == [
+        "scratch_numpy (default) measured on a busy machine (contention 0.50); pytorch "
+        "(default) measured on a busy machine (contention 0.51)"]
