@@ -206,7 +206,10 @@ def test_a_signal_during_compare_is_one_line_and_leaves_nothing(tmp_path, sig, s
 
 @needs_linux
 def test_a_worker_dies_with_its_killed_parent(tmp_path):
-    process = start(*SMALL_COMPARE, "--out", str(tmp_path / "reports"))
+    """SIGKILL: nothing can clean up after it (the job's temporary folder stays, here in
+    tmp_path), but the worker must not go on alone."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    process = start(*SMALL_COMPARE, "--out", str(tmp_path / "reports"), env=env)
     _wait_for(lambda: _workers_of(process.pid), what="a worker")
     workers = _workers_of(process.pid)
     process.kill()
