@@ -292,9 +292,9 @@ def run_predict(args, out=None):
 def run_export_onnx(args, out=None):
     """Export a checkpoint to ONNX; check it with ONNX Runtime where that is installed."""
     out = sys.stdout if out is None else out
-    from .files import check_output_path
     import os
 
+    from .files import check_output_path
     from .onnx_export import OnnxRuntimeModel, export_onnx, external_data_files, is_onnx_available
     from .prediction import load_model
 
@@ -506,13 +506,16 @@ def _out_of_memory(exc):
 
 def main(argv=None):
     import signal
+    import threading
 
     from . import files
 
     parser = build_parser()
     args = parser.parse_args(argv)
     files.written.clear()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    # SIGTERM handlers can only be set from the main thread (main() may run in another)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return args.run(args)
     except (ValueError, TypeError, ImportError, OSError, TrainingDivergedError) as exc:
@@ -531,7 +534,8 @@ def main(argv=None):
         print(f"scratchnet {args.command}: {what}; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
