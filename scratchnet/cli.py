@@ -323,6 +323,18 @@ def run_export_onnx(args, out=None):
     return 0
 
 
+def run_check(args, out=None):
+    """Check a user's class against the twin; exit 0 if it matches, 1 if not."""
+    out = sys.stdout if out is None else out
+    from .check import check_model, load_class, report_card
+
+    cls = load_class(args.model)
+    lines, what = check_model(cls, layer_sizes=args.layer_sizes, activations=args.activations,
+                              seed=args.seed, layout=args.layout)
+    print(report_card(lines, what, args.model), file=out)
+    return 1 if any(line.status == "fail" for line in lines) else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="scratchnet",
@@ -445,6 +457,23 @@ def build_parser():
                              help=f"ONNX opset, 13 or newer (default: {DEFAULT_OPSET})")
     export_onnx.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     export_onnx.set_defaults(run=run_export_onnx)
+
+    check = commands.add_parser(
+        "check", help="check your own network class against the PyTorch twin",
+        description="Build your class and the PyTorch twin from the same weights and compare "
+                    "forward outputs (float64, float32), one SGD step and several epochs layer "
+                    "by layer, predict, and whether bad input is refused. Exit status 0: it "
+                    "matches; 1: a check failed; 2: the class cannot be loaded or built.")
+    check.add_argument("model", help="package.module:ClassName or path/to/file.py:ClassName")
+    check.add_argument("--layout", choices=["in_out", "out_in"], default="in_out",
+                       help="how your get_weights/set_weights store W: (fan_in, fan_out), the "
+                            "default, or (fan_out, fan_in) as torch.nn.Linear does")
+    check.add_argument("--layer-sizes", type=_int_list, default=[20, 16, 10],
+                       help="the network checked (default: 20,16,10)")
+    check.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
+                       help="one per layer (default: relu,softmax)")
+    check.add_argument("--seed", type=int, default=0, help="weights and data (default: 0)")
+    check.set_defaults(run=run_check)
 
     export = commands.add_parser(
         "export", help="turn asv's results into the comparison reports and their history",

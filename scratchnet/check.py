@@ -1,0 +1,303 @@
+"""Check a user's own network against the PyTorch twin: what ``scratchnet check`` runs.
+
+``check_model(cls)`` builds the user's class and the twin from the same
+weights and compares, each as a line of a report card with the measured
+figure and its tolerance: the API; forward outputs in float64 and float32;
+one SGD step (a full batch, so the batch order cannot matter), layer by
+layer, W and b; several epochs of mini-batches with a seed; ``predict``; and
+whether NaN input and a wrong width are refused (warnings, not failures).
+
+The protocol (the seed's, and ``NeuralNetwork``'s): ``Class(layer_sizes,
+activations, seed=...)`` (``precision_config`` and ``seed`` are passed only
+where the constructor takes them), ``fit(X, y, epochs, alpha, batch_size,
+seed)`` with integer labels, ``forward(X)``, ``get_weights()`` and
+``set_weights(list of (W, b))``; ``predict`` is optional. W is
+(fan_in, fan_out); ``layout="out_in"`` reads and writes a class that stores
+(fan_out, fan_in), as ``torch.nn.Linear`` does.
+
+Without torch the reference is scratchnet's own ``NeuralNetwork``, which the
+parity suite shows equal to the twin to float64 round-off; the card says so.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from .precision import PrecisionConfig
+
+#: Largest |difference| accepted, by what is compared.
+TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
+LAYOUTS = ("in_out", "out_in")
+
+
+@dataclass
+class Line:
+    """One line of the report card."""
+
+    check: str
+    status: str  # "pass", "fail", "warn" or "skip"
+    figure: float | None = None
+    tolerance: float | None = None
+    detail: str = ""
+
+
+class CheckError(ValueError):
+    """The class could not be loaded or built: ``scratchnet check`` exits with status 2."""
+
+
+def load_class(spec):
+    """The class named by ``"package.module:ClassName"`` or ``"path/to/file.py:ClassName"``.
+    Importing it runs the user's module, which is what checking their code means."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise CheckError(f"model must be 'package.module:ClassName' or 'path/to/file.py:ClassName', "
+                         f"got {spec!r}")
+    where, name = spec.split(":")
+    try:
+        if where.endswith(".py"):
+            if not os.path.isfile(where):
+                raise CheckError(f"model file {where!r} does not exist")
+            module_name = os.path.splitext(os.path.basename(where))[0]
+            loader = importlib.util.spec_from_file_location(module_name, where)
+            module = importlib.util.module_from_spec(loader)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))  # its own imports
+            try:
+                loader.loader.exec_module(module)
+            finally:
+                sys.path.pop(0)
+        else:
+            module = importlib.import_module(where)
+    except CheckError:
+        raise
+    except Exception as exc:
+        raise CheckError(f"cannot import {where!r}: {type(exc).__name__}: {exc}") from None
+    cls = getattr(module, name, None)
+    if not inspect.isclass(cls):
+        raise CheckError(f"{where!r} has no class {name!r}")
+    return cls
+
+
+def _build(cls, layer_sizes, activations, seed, dtype):
+    """An instance, passing the optional arguments only where the constructor takes them."""
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    kwargs = dict(layer_sizes=list(layer_sizes), activations=list(activations))
+    if "seed" in parameters or takes_any:
+        kwargs["seed"] = seed
+    if "precision_config" in parameters or takes_any:
+        kwargs["precision_config"] = PrecisionConfig(train_dtype=dtype, infer_precision=dtype)
+    try:
+        return cls(**kwargs)
+    except Exception as exc:
+        raise CheckError(f"cannot build {cls.__name__}({', '.join(kwargs)}): "
+                         f"{type(exc).__name__}: {exc}") from None
+
+
+def _reference(layer_sizes, activations, seed, dtype):
+    """(the twin, or NeuralNetwork without torch, in ``dtype``; what it is, in words)."""
+    from .pytorch_model import is_torch_available
+    config = PrecisionConfig(train_dtype=dtype, infer_precision=dtype)
+    if is_torch_available():
+        from .pytorch_model import TorchNeuralNetwork
+        return TorchNeuralNetwork(layer_sizes, activations, precision_config=config,
+                                  seed=seed), "the PyTorch twin"
+    from .network import NeuralNetwork
+    return (NeuralNetwork(layer_sizes, activations, precision_config=config, seed=seed),
+            "scratchnet's NumPy network (torch is not installed)")
+
+
+class _User:
+    """The user's model seen through the protocol, W always (fan_in, fan_out)."""
+
+    def __init__(self, model, layout):
+        self.model, self.transposed = model, layout == "out_in"
+
+    def get_weights(self):
+        pairs = self.model.get_weights()
+        return [(np.asarray(W, dtype=np.float64).T if self.transposed else
+                 np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64).reshape(-1))
+                for W, b in pairs]
+
+    def set_weights(self, weights):
+        self.model.set_weights([(np.array(W.T if self.transposed else W), np.array(b))
+                                for W, b in weights])
+
+    def forward(self, X):
+        return np.asarray(self.model.forward(X), dtype=np.float64)
+
+
+def _largest(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def _first_difference(mine, theirs, before, tolerance):
+    """(layer (1-based), quantity, largest difference, update ratio) of the W or b nearest the
+    output that differs, or None: backpropagation carries an error from where it is made
+    towards the input, so the layer nearest the output that differs is where it was made.
+    The update ratio is the least-squares factor between the user's change of that
+    quantity and the reference's."""
+    layers = list(enumerate(zip(mine, theirs, before), 1))
+    for layer, ((W, b), (W_ref, b_ref), (W0, b0)) in reversed(layers):
+        for name, value, ref, start in (("W", W, W_ref, W0), ("b", b, b_ref, b0)):
+            if value.shape != ref.shape:
+                return layer, name, float("inf"), None
+            diff = _largest(value, ref)
+            if diff > tolerance:
+                step, step_ref = value - start, ref - start
+                scale = float(np.vdot(step_ref, step_ref))
+                ratio = float(np.vdot(step, step_ref)) / scale if scale else None
+                return layer, name, diff, ratio
+    return None
+
+
+def _meaning(quantity, ratio):
+    """What a disagreeing update usually means."""
+    if ratio is None:
+        return "the shapes differ"
+    if abs(ratio) < 0.01:
+        return f"{quantity} is never updated"
+    if abs(ratio - 0.5) < 0.05:
+        return "a factor of 0.5: is the MSE gradient missing the 2?"
+    if abs(ratio - 2) < 0.1:
+        return "a factor of 2: is the loss a sum where the twin takes a mean, or the 2 counted twice?"
+    if ratio < 0:
+        return "the update points the other way: is alpha added instead of subtracted?"
+    return "a different gradient: check the activation's derivative and the loss's gradient"
+
+
+def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), seed=0,
+                layout="in_out", n_samples=50, alpha=0.5):
+    """The report card (a list of ``Line``) of ``cls`` against the reference, and what the
+    reference was. Raises ``CheckError`` if the class cannot be built or lacks the API."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    missing = [name for name in ("fit", "forward", "get_weights", "set_weights")
+               if not callable(getattr(cls, name, None))]
+    if missing:
+        raise CheckError(f"{cls.__name__} lacks {', '.join(missing)}: the protocol needs fit, "
+                         f"forward, get_weights and set_weights")
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_samples, layer_sizes[0]))  # (N, D)
+    y = np.arange(n_samples) % layer_sizes[-1]  # every class present
+    lines = [Line("API: fit, forward, get_weights, set_weights", "pass",
+                  detail="predict too" if callable(getattr(cls, "predict", None)) else
+                  "no predict (optional)")]
+    reference, what = _reference(layer_sizes, activations, seed, "float64")
+    start = reference.get_weights()
+
+    def fresh(dtype="float64"):
+        user = _User(_build(cls, layer_sizes, activations, seed, dtype), layout)
+        try:
+            user.set_weights(start)
+        except Exception as exc:
+            raise CheckError(f"set_weights refused the reference's weights ({_shapes(start)}, "
+                             f"layout {layout}): {type(exc).__name__}: {exc}") from None
+        return user
+
+    user = fresh()
+    # forward, in both precisions
+    for dtype in ("float64", "float32"):
+        ref = reference if dtype == "float64" else _reference(layer_sizes, activations, seed, dtype)[0]
+        ref.set_weights(start)
+        mine = user if dtype == "float64" else fresh("float32")
+        try:
+            diff = _largest(mine.forward(X.astype(dtype)), ref.forward(X, precision=dtype))
+        except Exception as exc:
+            lines.append(_raised(f"forward ({dtype} inputs)", exc, layout))
+            continue
+        lines.append(Line(f"forward ({dtype} inputs)", "pass" if diff <= TOLERANCE[dtype] else "fail",
+                          diff, TOLERANCE[dtype], "" if diff <= TOLERANCE[dtype] else
+                          "the outputs differ from the same weights: check each layer's "
+                          "activation and the order z = a @ W + b"))
+    # one SGD step on the whole set, then several epochs of mini-batches
+    for label, epochs, batch in (("one SGD step (full batch)", 1, n_samples),
+                                 ("3 epochs, batch 16, seed 7", 3, 16)):
+        user, ref = fresh(), reference
+        ref.set_weights(start)
+        ref.fit(X, y, epochs=epochs, alpha=alpha, batch_size=batch, seed=7)
+        theirs = ref.get_weights()
+        try:
+            user.model.fit(X, y, epochs=epochs, alpha=alpha, batch_size=batch, seed=7)
+            mine = user.get_weights()
+        except Exception as exc:
+            lines.append(_raised(label, exc, layout))
+            continue
+        found = _first_difference(mine, theirs, start, TOLERANCE["float64"])
+        if found is None:
+            diff = max(max(_largest(W, Wr), _largest(b, br)) for (W, b), (Wr, br) in zip(mine, theirs))
+            lines.append(Line(label, "pass", diff, TOLERANCE["float64"]))
+            continue
+        layer, quantity, diff, ratio = found
+        meaning = _meaning(quantity, ratio)
+        if epochs > 1 and lines[-1].status == "fail":
+            meaning = "follows from the step above"
+        elif epochs > 1 and not any(line.status == "fail" for line in lines):
+            meaning = ("one step agrees, several do not: the batch order or the batches differ "
+                       "(the twin shuffles with numpy.random.default_rng(seed).permutation(N) "
+                       "every epoch and trains on the last partial batch)")
+        lines.append(Line(label, "fail", diff, TOLERANCE["float64"],
+                          f"layer {layer} {quantity} differs (the layer nearest the output "
+                          f"that does)"
+                          + (f" (its update is {ratio:.3g} times the reference's)"
+                             if ratio is not None else "") + f": {meaning}"))
+    # predict, and bad input
+    if callable(getattr(cls, "predict", None)):
+        user = fresh()
+        reference.set_weights(start)
+        try:
+            agree = np.asarray(user.model.predict(X)) == reference.predict(X)
+        except Exception as exc:
+            lines.append(_raised("predict", exc, layout))
+            return lines, what
+        lines.append(Line("predict", "pass" if agree.all() else "fail", float(1 - agree.mean()), 0.0,
+                          "" if agree.all() else "share of samples whose class differs"))
+    for label, bad in (("NaN input refused", _with_nan(X)), ("wrong width refused", X[:, :-1])):
+        try:
+            fresh().model.forward(bad)
+        except Exception as exc:
+            lines.append(Line(label, "pass", detail=f"{type(exc).__name__}"))
+        else:
+            lines.append(Line(label, "warn", detail="computed without an error"))
+    return lines, what
+
+
+def _raised(check, exc, layout):
+    """The line of a check whose call into the user's class raised."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    hint = ("; if your class stores W as (fan_out, fan_in), check it with layout out_in "
+            "(--layout out_in)" if layout == "in_out" and any(
+                word in text for word in ("shape", "mismatch", "dimension", "align")) else "")
+    return Line(check, "fail", detail=f"raised {type(exc).__name__}: {text[:200]}{hint}")
+
+
+def _with_nan(X):
+    X = X.copy()
+    X[0, 0] = np.nan
+    return X
+
+
+def _shapes(weights):
+    return ", ".join(f"W{i} {W.shape}" for i, (W, _) in enumerate(weights))
+
+
+def report_card(lines, what, name):
+    """The card as text: one line per check, then the verdict."""
+    width = max(len(line.check) for line in lines)
+    out = [f"scratchnet check: {name} against {what}"]
+    for line in lines:
+        figure = "" if line.figure is None else f"  {line.figure:.3e}"
+        if line.tolerance is not None:
+            figure += f" (tolerance {line.tolerance:g})"
+        out.append(f"  {line.status.upper():4}  {line.check:<{width}}{figure}"
+                   + (f"  {line.detail}" if line.detail else ""))
+    failed = sum(line.status == "fail" for line in lines)
+    out.append(f"{name}: " + ("matches" if not failed else f"{failed} check(s) failed"))
+    return "\n".join(out)

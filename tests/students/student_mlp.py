@@ -1,0 +1,124 @@
+"""A network written the way a student writes one, to be checked by ``scratchnet check``:
+the seed's interface, plain NumPy, float64, MSE on softmax or sigmoid outputs.
+
+``StudentNetwork`` is correct; each subclass below plants one bug a student makes.
+"""
+import numpy as np
+
+
+def _activate(name, z):
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return z
+
+
+class StudentNetwork:
+    def __init__(self, layer_sizes, activations, seed=42):
+        rng = np.random.default_rng(seed)
+        self.activations = activations
+        self.W = [rng.normal(0, 0.1, (a, b)) for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+        self.b = [np.zeros(b) for b in layer_sizes[1:]]
+
+    def get_weights(self):
+        return [(W.copy(), b.copy()) for W, b in zip(self.W, self.b)]
+
+    def set_weights(self, weights):
+        self.W = [np.array(W, dtype=float) for W, _ in weights]
+        self.b = [np.array(b, dtype=float) for _, b in weights]
+
+    def forward(self, X, training=False, precision=None):
+        self._a = [np.asarray(X, dtype=float)]
+        for W, b, name in zip(self.W, self.b, self.activations):
+            self._a.append(_activate(name, self._a[-1] @ W + b))
+        return self._a[-1]
+
+    def predict(self, X):
+        return self.forward(X).argmax(axis=1)
+
+    def _output_delta(self, out, target):
+        delta = 2 * (out - target) / out.size  # dL/da of the mean squared error
+        if self.activations[-1] == "softmax":  # through the softmax's Jacobian
+            delta = out * (delta - (delta * out).sum(axis=1, keepdims=True))
+        elif self.activations[-1] == "sigmoid":
+            delta = delta * out * (1 - out)
+        return delta
+
+    def _hidden_delta(self, name, a, upstream):
+        if name == "relu":
+            return upstream * (a > 0)
+        if name == "sigmoid":
+            return upstream * a * (1 - a)
+        return upstream
+
+    def _step(self, X, target, alpha):
+        out = self.forward(X, training=True)
+        delta = self._output_delta(out, target)
+        for layer in range(len(self.W) - 1, -1, -1):
+            dW = self._a[layer].T @ delta
+            db = delta.sum(axis=0)
+            if layer > 0:
+                delta = self._hidden_delta(self.activations[layer - 1], self._a[layer],
+                                           delta @ self.W[layer].T)
+            self._update(layer, dW, db, alpha)
+
+    def _update(self, layer, dW, db, alpha):
+        self.W[layer] -= alpha * dW
+        self.b[layer] -= alpha * db
+
+    def _order(self, rng, n):
+        return rng.permutation(n)
+
+    def _batches(self, n, batch_size):
+        return range(0, n, batch_size)
+
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None):
+        X = np.asarray(X, dtype=float)
+        target = np.eye(self.W[-1].shape[1])[np.asarray(y)]
+        rng = np.random.default_rng(seed)
+        for _ in range(epochs):
+            order = self._order(rng, len(X))
+            for start in self._batches(len(X), batch_size):
+                rows = order[start:start + batch_size]
+                self._step(X[rows], target[rows], alpha)
+
+
+class MissingMseFactor(StudentNetwork):
+    def _output_delta(self, out, target):
+        return super()._output_delta(out, target) / 2
+
+
+class SigmoidDerivativeOff(StudentNetwork):
+    def _hidden_delta(self, name, a, upstream):
+        if name == "sigmoid":
+            return upstream * a  # should be a * (1 - a)
+        return super()._hidden_delta(name, a, upstream)
+
+
+class BiasesNeverUpdated(StudentNetwork):
+    def _update(self, layer, dW, db, alpha):
+        self.W[layer] -= alpha * dW
+
+
+class LastBatchDropped(StudentNetwork):
+    def _batches(self, n, batch_size):
+        return range(0, n - batch_size + 1, batch_size)
+
+
+class OwnShuffle(StudentNetwork):
+    def _order(self, rng, n):
+        return np.random.default_rng(0).permutation(n)
+
+
+class TransposedStudent(StudentNetwork):
+    """Stores W as (fan_out, fan_in), as torch's Linear does."""
+
+    def get_weights(self):
+        return [(W.T.copy(), b.copy()) for W, b in zip(self.W, self.b)]
+
+    def set_weights(self, weights):
+        super().set_weights([(np.asarray(W).T, b) for W, b in weights])

@@ -1,0 +1,87 @@
+"""`scratchnet check` on networks written the way students write them: the correct one
+matches, each planted bug fails at the layer and quantity where it was made."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from scratchnet import check
+
+STUDENTS = os.path.join(os.path.dirname(__file__), "students")
+sys.path.insert(0, STUDENTS)
+import student_mlp  # noqa: E402
+
+
+def card(name, **settings):
+    lines, what = check.check_model(getattr(student_mlp, name), **settings)
+    return {line.check: line for line in lines}, what
+
+
+@pytest.mark.parametrize("name,settings", [("StudentNetwork", {}),
+                                           ("TransposedStudent", {"layout": "out_in"})])
+def test_a_correct_network_passes_every_check(name, settings):
+    lines, _ = card(name, **settings)
+    failed = {check_: line.detail for check_, line in lines.items() if line.status == "fail"}
+    assert not failed, failed
+    assert lines["one SGD step (full batch)"].figure <= check.TOLERANCE["float64"]
+    assert lines["NaN input refused"].status == "warn"  # the student's forward computes NaN
+
+
+@pytest.mark.parametrize("name,activations,failing,words", [
+    ("MissingMseFactor", ("relu", "softmax"), "one SGD step (full batch)",
+     ["layer 2 W differs", "0.5 times the reference's", "missing the 2"]),
+    ("SigmoidDerivativeOff", ("sigmoid", "softmax"), "one SGD step (full batch)",
+     ["layer 1 W differs", "activation's derivative"]),
+    ("BiasesNeverUpdated", ("relu", "softmax"), "one SGD step (full batch)",
+     ["layer 2 b differs", "b is never updated"]),
+    ("LastBatchDropped", ("relu", "softmax"), "3 epochs, batch 16, seed 7",
+     ["one step agrees, several do not", "last partial batch"]),
+    ("OwnShuffle", ("relu", "softmax"), "3 epochs, batch 16, seed 7",
+     ["one step agrees, several do not", "permutation(N)"]),
+])
+def test_each_planted_bug_is_named(name, activations, failing, words):
+    lines, _ = card(name, activations=activations)
+    first = next(line for line in lines.values() if line.status == "fail")
+    assert first.check == failing, (first.check, first.detail)
+    for word in words:
+        assert word in first.detail, first.detail
+    assert lines["forward (float64 inputs)"].status == "pass"
+
+
+def test_the_wrong_layout_fails_with_a_hint():
+    lines, _ = card("TransposedStudent")
+    assert "--layout out_in" in lines["forward (float64 inputs)"].detail
+
+
+def test_without_torch_the_numpy_network_is_the_reference(monkeypatch):
+    from scratchnet import pytorch_model
+    monkeypatch.setattr(pytorch_model, "is_torch_available", lambda: False)
+    lines, what = card("MissingMseFactor")
+    assert what == "scratchnet's NumPy network (torch is not installed)"
+    assert lines["one SGD step (full batch)"].status == "fail"
+
+
+@pytest.mark.parametrize("spec,status,words", [
+    ("student_mlp:StudentNetwork", 0, "student_mlp:StudentNetwork: matches"),
+    ("student_mlp.py:MissingMseFactor", 1, "student_mlp.py:MissingMseFactor: 2 check(s) failed"),
+])
+def test_the_command_exits_with_the_verdict(spec, status, words):
+    result = subprocess.run([sys.executable, "-m", "scratchnet", "check", spec], cwd=STUDENTS,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == status, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == words
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("student_mlp.py:Nope", "'student_mlp.py' has no class 'Nope'"),
+    ("missing.py:Net", "model file 'missing.py' does not exist"),
+    ("no_such_package.module:Net", "cannot import 'no_such_package.module': ModuleNotFoundError"),
+    ("student_mlp.py", "model must be 'package.module:ClassName' or 'path/to/file.py:ClassName'"),
+])
+def test_a_class_that_cannot_be_loaded_exits_2(spec, words):
+    result = subprocess.run([sys.executable, "-m", "scratchnet", "check", spec], cwd=STUDENTS,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
