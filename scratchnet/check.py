@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -53,7 +54,9 @@ class CheckError(ValueError):
 
 def load_class(spec):
     """The class named by ``"package.module:ClassName"`` or ``"path/to/file.py:ClassName"``.
-    Importing it runs the user's module, which is what checking their code means."""
+    Importing it runs the user's module, which is what checking their code means; a file's
+    folder stays first on ``sys.path``, so its imports (also inside methods) find its
+    neighbours."""
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
         raise CheckError(f"model must be 'package.module:ClassName' or 'path/to/file.py:ClassName', "
                          f"got {spec!r}")
@@ -65,21 +68,32 @@ def load_class(spec):
             module_name = os.path.splitext(os.path.basename(where))[0]
             loader = importlib.util.spec_from_file_location(module_name, where)
             module = importlib.util.module_from_spec(loader)
-            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))  # its own imports
-            try:
-                loader.loader.exec_module(module)
-            finally:
-                sys.path.pop(0)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))
+            sys.modules[module_name] = module  # as an import would: dataclasses look it up
+            loader.loader.exec_module(module)
         else:
             module = importlib.import_module(where)
     except CheckError:
         raise
-    except Exception as exc:
-        raise CheckError(f"cannot import {where!r}: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise CheckError(f"cannot import {where!r}: {_describe(exc)}") from None
     cls = getattr(module, name, None)
-    if not inspect.isclass(cls):
+    if cls is None:
         raise CheckError(f"{where!r} has no class {name!r}")
+    if not inspect.isclass(cls):
+        raise CheckError(f"{where!r}: {name!r} is a {type(cls).__name__}, not a class")
     return cls
+
+
+def _describe(exc):
+    """``Type: message`` of an exception, whatever its ``str`` does; SystemExit in words."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({'' if exc.code is None else repr(exc.code)})"
+    try:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+    except Exception:
+        text = ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def _build(cls, layer_sizes, activations, seed, dtype):
@@ -96,9 +110,9 @@ def _build(cls, layer_sizes, activations, seed, dtype):
         kwargs["precision_config"] = PrecisionConfig(train_dtype=dtype, infer_precision=dtype)
     try:
         return cls(**kwargs)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise CheckError(f"cannot build {cls.__name__}({', '.join(kwargs)}): "
-                         f"{type(exc).__name__}: {exc}") from None
+                         f"{_describe(exc)}") from None
 
 
 def _reference(layer_sizes, activations, seed, dtype):
@@ -120,18 +134,50 @@ class _User:
     def __init__(self, model, layout):
         self.model, self.transposed = model, layout == "out_in"
 
-    def get_weights(self):
+    def get_weights(self, n_layers):
+        """The weights as float64 (W (fan_in, fan_out), b (fan_out,)) pairs; WeightsError if
+        get_weights returns something else."""
         pairs = self.model.get_weights()
-        return [(np.asarray(W, dtype=np.float64).T if self.transposed else
-                 np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64).reshape(-1))
-                for W, b in pairs]
+        if not isinstance(pairs, (list, tuple)) or not all(
+                isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in pairs):
+            raise WeightsError(f"get_weights must return a list of (W, b) pairs, got "
+                               f"{type(pairs).__name__}")
+        if len(pairs) != n_layers:
+            raise WeightsError(f"get_weights returned {len(pairs)} (W, b) pairs, expected "
+                               f"{n_layers}, one per layer")
+        try:
+            return [(_as_array(W).T if self.transposed else _as_array(W),
+                     _as_array(b).reshape(-1)) for W, b in pairs]
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"get_weights returned values that are not numeric arrays: "
+                               f"{_describe(exc)}") from None
 
     def set_weights(self, weights):
         self.model.set_weights([(np.array(W.T if self.transposed else W), np.array(b))
                                 for W, b in weights])
 
-    def forward(self, X):
-        return np.asarray(self.model.forward(X), dtype=np.float64)
+    def forward(self, X, n_outputs):
+        """The outputs (N, K) as float64; ShapeError if forward returns another shape."""
+        out = _as_array(self.model.forward(X))
+        if out.shape != (X.shape[0], n_outputs):
+            raise ShapeError(f"forward returned shape {out.shape}, expected "
+                             f"({X.shape[0]}, {n_outputs})")
+        return out
+
+
+class WeightsError(ValueError):
+    """get_weights returned something other than the network's (W, b) pairs."""
+
+
+class ShapeError(ValueError):
+    """A method returned an array of the wrong shape."""
+
+
+def _as_array(value):
+    """float64 NumPy array of a NumPy array, a list or a torch tensor (detached)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
 
 
 def _largest(a, b):
@@ -150,7 +196,7 @@ def _first_difference(mine, theirs, before, tolerance):
             if value.shape != ref.shape:
                 return layer, name, float("inf"), None
             diff = _largest(value, ref)
-            if diff > tolerance:
+            if not diff <= tolerance:  # NaN too
                 step, step_ref = value - start, ref - start
                 scale = float(np.vdot(step_ref, step_ref))
                 ratio = float(np.vdot(step, step_ref)) / scale if scale else None
@@ -162,6 +208,8 @@ def _meaning(quantity, ratio):
     """What a disagreeing update usually means."""
     if ratio is None:
         return "the shapes differ"
+    if not math.isfinite(ratio):
+        return f"{quantity} holds NaN or inf after fit"
     if abs(ratio) < 0.01:
         return f"{quantity} is never updated"
     if abs(ratio - 0.5) < 0.05:
@@ -192,29 +240,51 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
                   "no predict (optional)")]
     reference, what = _reference(layer_sizes, activations, seed, "float64")
     start = reference.get_weights()
+    n_layers, n_outputs = len(layer_sizes) - 1, layer_sizes[-1]
 
     def fresh(dtype="float64"):
         user = _User(_build(cls, layer_sizes, activations, seed, dtype), layout)
         try:
             user.set_weights(start)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            hint = ("; if your class stores W as (fan_out, fan_in), use --layout out_in"
+                    if layout == "in_out" else "")
             raise CheckError(f"set_weights refused the reference's weights ({_shapes(start)}, "
-                             f"layout {layout}): {type(exc).__name__}: {exc}") from None
+                             f"layout {layout}): {_describe(exc)}{hint}") from None
         return user
 
-    user = fresh()
+    # set_weights must take what it is given: everything below starts from those weights
+    try:
+        back = fresh().get_weights(n_layers)
+        shapes = [(W.shape, b.shape) for W, b in back]
+        wanted = [(W.shape, b.shape) for W, b in start]
+        kept = shapes == wanted and all(_largest(W, W0) == 0 and _largest(b, b0) == 0
+                                        for (W, b), (W0, b0) in zip(back, start))
+        lines.append(Line("set_weights then get_weights", "pass" if kept else "fail", detail=(
+            "" if kept else f"get_weights returned shapes {shapes} after set_weights was given "
+                            f"{wanted}" if shapes != wanted else
+            "get_weights does not return what set_weights was given; every check below starts "
+            "from them")))
+    except (Exception, SystemExit) as exc:
+        if isinstance(exc, CheckError):
+            raise
+        lines.append(_raised("set_weights then get_weights", exc, layout))
     # forward, in both precisions
     for dtype in ("float64", "float32"):
+        label = f"forward ({dtype} inputs)"
         ref = reference if dtype == "float64" else _reference(layer_sizes, activations, seed, dtype)[0]
         ref.set_weights(start)
-        mine = user if dtype == "float64" else fresh("float32")
         try:
-            diff = _largest(mine.forward(X.astype(dtype)), ref.forward(X, precision=dtype))
-        except Exception as exc:
-            lines.append(_raised(f"forward ({dtype} inputs)", exc, layout))
+            diff = _largest(fresh(dtype).forward(X.astype(dtype), n_outputs),
+                            ref.forward(X, precision=dtype))
+        except CheckError as exc:  # the class cannot be built in this precision
+            lines.append(Line(label, "skip", detail=str(exc)))
             continue
-        lines.append(Line(f"forward ({dtype} inputs)", "pass" if diff <= TOLERANCE[dtype] else "fail",
-                          diff, TOLERANCE[dtype], "" if diff <= TOLERANCE[dtype] else
+        except (Exception, SystemExit) as exc:
+            lines.append(_raised(label, exc, layout))
+            continue
+        ok = diff <= TOLERANCE[dtype]
+        lines.append(Line(label, "pass" if ok else "fail", diff, TOLERANCE[dtype], "" if ok else
                           "the outputs differ from the same weights: check each layer's "
                           "activation and the order z = a @ W + b"))
     # one SGD step on the whole set, then several epochs of mini-batches
@@ -226,9 +296,13 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
         theirs = ref.get_weights()
         try:
             user.model.fit(X, y, epochs=epochs, alpha=alpha, batch_size=batch, seed=7)
-            mine = user.get_weights()
-        except Exception as exc:
-            lines.append(_raised(label, exc, layout))
+        except (Exception, SystemExit) as exc:
+            lines.append(_raised(label, exc, layout, "fit"))
+            continue
+        try:
+            mine = user.get_weights(n_layers)
+        except (Exception, SystemExit) as exc:
+            lines.append(_raised(label, exc, layout, "get_weights after fit"))
             continue
         found = _first_difference(mine, theirs, start, TOLERANCE["float64"])
         if found is None:
@@ -247,21 +321,27 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
                           f"layer {layer} {quantity} differs (the layer nearest the output "
                           f"that does)"
                           + (f" (its update is {ratio:.3g} times the reference's)"
-                             if ratio is not None else "") + f": {meaning}"))
+                             if ratio is not None and math.isfinite(ratio) else "")
+                          + f": {meaning}"))
     # predict, and bad input
     if callable(getattr(cls, "predict", None)):
-        user = fresh()
         reference.set_weights(start)
         try:
-            agree = np.asarray(user.model.predict(X)) == reference.predict(X)
-        except Exception as exc:
+            labels = _as_array(fresh().model.predict(X))
+            if labels.shape != (n_samples,):
+                raise ShapeError(f"predict returned shape {labels.shape}, expected class labels "
+                                 f"of shape ({n_samples},)")
+            agree = labels == reference.predict(X)
+            lines.append(Line("predict", "pass" if agree.all() else "fail",
+                              float(1 - agree.mean()), 0.0,
+                              "" if agree.all() else "share of samples whose class differs"))
+        except (Exception, SystemExit) as exc:
             lines.append(_raised("predict", exc, layout))
-            return lines, what
-        lines.append(Line("predict", "pass" if agree.all() else "fail", float(1 - agree.mean()), 0.0,
-                          "" if agree.all() else "share of samples whose class differs"))
     for label, bad in (("NaN input refused", _with_nan(X)), ("wrong width refused", X[:, :-1])):
         try:
             fresh().model.forward(bad)
+        except SystemExit as exc:
+            lines.append(_raised(label, exc, layout))
         except Exception as exc:
             lines.append(Line(label, "pass", detail=f"{type(exc).__name__}"))
         else:
@@ -269,13 +349,17 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
     return lines, what
 
 
-def _raised(check, exc, layout):
-    """The line of a check whose call into the user's class raised."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    hint = ("; if your class stores W as (fan_out, fan_in), check it with layout out_in "
-            "(--layout out_in)" if layout == "in_out" and any(
-                word in text for word in ("shape", "mismatch", "dimension", "align")) else "")
-    return Line(check, "fail", detail=f"raised {type(exc).__name__}: {text[:200]}{hint}")
+def _raised(check, exc, layout, call=None):
+    """The line of a check whose call into the user's class raised (or returned a wrong
+    shape, or called sys.exit)."""
+    text = _describe(exc)
+    if isinstance(exc, (ShapeError, WeightsError)):
+        return Line(check, "fail", detail=text.split(": ", 1)[1])
+    hint = ("; if your class stores W as (fan_out, fan_in), check it with --layout out_in"
+            if layout == "in_out" and any(word in text for word in
+                                          ("shape", "mismatch", "dimension", "align")) else "")
+    return Line(check, "fail", detail=f"{call + ' ' if call else ''}raised {text}{hint}"
+                if not isinstance(exc, SystemExit) else f"{call or 'the class'}: {text}")
 
 
 def _with_nan(X):

@@ -85,3 +85,19 @@ def test_a_class_that_cannot_be_loaded_exits_2(spec, words):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("name,check_,words", [
+    ("NaNAfterFit", "one SGD step (full batch)", "layer 1 W differs (the layer nearest the output "
+                                                 "that does): W holds NaN or inf after fit"),
+    ("FirstLayerOnly", "set_weights then get_weights",
+     "get_weights returned 1 (W, b) pairs, expected 2, one per layer"),
+    ("ExitsInFit", "one SGD step (full batch)", "fit: it called sys.exit('done')"),
+    ("ProbabilitiesFromPredict", "predict",
+     "predict returned shape (50, 10), expected class labels of shape (50,)"),
+    ("OneColumnForward", "forward (float64 inputs)", "forward returned shape (50, 1), expected (50, 10)"),
+])
+def test_a_class_that_misbehaves_fails_with_what_it_did(name, check_, words):
+    """Never a PASS for NaN weights or a missing layer, never a traceback or a silent exit."""
+    lines, _ = card(name)
+    assert lines[check_].status == "fail" and words in lines[check_].detail, lines[check_]

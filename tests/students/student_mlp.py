@@ -122,3 +122,29 @@ class TransposedStudent(StudentNetwork):
 
     def set_weights(self, weights):
         super().set_weights([(np.asarray(W).T, b) for W, b in weights])
+
+
+class NaNAfterFit(StudentNetwork):
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None):
+        super().fit(X, y, epochs, alpha, batch_size, seed)
+        self.W[0][0, 0] = np.nan
+
+
+class FirstLayerOnly(StudentNetwork):
+    def get_weights(self):
+        return super().get_weights()[:1]
+
+
+class ExitsInFit(StudentNetwork):
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None):
+        raise SystemExit("done")
+
+
+class ProbabilitiesFromPredict(StudentNetwork):
+    def predict(self, X):
+        return self.forward(X)
+
+
+class OneColumnForward(StudentNetwork):
+    def forward(self, X, training=False, precision=None):
+        return super().forward(X)[:, :1]
