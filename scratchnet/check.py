@@ -380,8 +380,8 @@ def report_card(lines, what, name):
         figure = "" if line.figure is None else f"  {line.figure:.3e}"
         if line.tolerance is not None:
             figure += f" (tolerance {line.tolerance:g})"
-        out.append(f"  {line.status.upper():4}  {line.check:<{width}}{figure}"
-                   + (f"  {line.detail}" if line.detail else ""))
+        out.append((f"  {line.status.upper():4}  {line.check:<{width}}{figure}"
+                    + (f"  {line.detail}" if line.detail else "")).rstrip())
     failed = sum(line.status == "fail" for line in lines)
     out.append(f"{name}: " + ("matches" if not failed else f"{failed} check(s) failed"))
     return "\n".join(out)
