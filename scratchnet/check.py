@@ -20,12 +20,15 @@ parity suite shows equal to the twin to float64 round-off; the card says so.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import math
 import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +38,8 @@ from .precision import PrecisionConfig
 #: Largest |difference| accepted, by what is compared.
 TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
 LAYOUTS = ("in_out", "out_in")
+#: Seconds one call into the user's class (fit, forward, predict) may take.
+TIME_LIMIT = 60.0
 
 
 @dataclass
@@ -221,8 +226,35 @@ def _meaning(quantity, ratio):
     return "a different gradient: check the activation's derivative and the loss's gradient"
 
 
+class TimeLimitError(Exception):
+    """A call into the user's class did not return within the time limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds, call):
+    """Raise TimeLimitError in the block after ``seconds`` (SIGALRM; only in the main thread
+    of a Unix process, elsewhere no limit). A loop in Python code is stopped; one that
+    catches every exception, or a C call that never returns, is not."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeLimitError(f"{call} did not return within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), seed=0,
-                layout="in_out", n_samples=50, alpha=0.5):
+                layout="in_out", n_samples=50, alpha=0.5, time_limit=TIME_LIMIT):
     """The report card (a list of ``Line``) of ``cls`` against the reference, and what the
     reference was. Raises ``CheckError`` if the class cannot be built or lacks the API."""
     if layout not in LAYOUTS:
@@ -275,8 +307,9 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
         ref = reference if dtype == "float64" else _reference(layer_sizes, activations, seed, dtype)[0]
         ref.set_weights(start)
         try:
-            diff = _largest(fresh(dtype).forward(X.astype(dtype), n_outputs),
-                            ref.forward(X, precision=dtype))
+            with _time_limit(time_limit, "forward"):
+                mine = fresh(dtype).forward(X.astype(dtype), n_outputs)
+            diff = _largest(mine, ref.forward(X, precision=dtype))
         except CheckError as exc:  # the class cannot be built in this precision
             lines.append(Line(label, "skip", detail=str(exc)))
             continue
@@ -295,7 +328,8 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
         ref.fit(X, y, epochs=epochs, alpha=alpha, batch_size=batch, seed=7)
         theirs = ref.get_weights()
         try:
-            user.model.fit(X, y, epochs=epochs, alpha=alpha, batch_size=batch, seed=7)
+            with _time_limit(time_limit, "fit"):
+                user.model.fit(X, y, epochs=epochs, alpha=alpha, batch_size=batch, seed=7)
         except (Exception, SystemExit) as exc:
             lines.append(_raised(label, exc, layout, "fit"))
             continue
@@ -327,7 +361,8 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
     if callable(getattr(cls, "predict", None)):
         reference.set_weights(start)
         try:
-            labels = _as_array(fresh().model.predict(X))
+            with _time_limit(time_limit, "predict"):
+                labels = _as_array(fresh().model.predict(X))
             if labels.shape != (n_samples,):
                 raise ShapeError(f"predict returned shape {labels.shape}, expected class labels "
                                  f"of shape ({n_samples},)")
@@ -339,8 +374,9 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
             lines.append(_raised("predict", exc, layout))
     for label, bad in (("NaN input refused", _with_nan(X)), ("wrong width refused", X[:, :-1])):
         try:
-            fresh().model.forward(bad)
-        except SystemExit as exc:
+            with _time_limit(time_limit, "forward"):
+                fresh().model.forward(bad)
+        except (SystemExit, TimeLimitError) as exc:
             lines.append(_raised(label, exc, layout))
         except Exception as exc:
             lines.append(Line(label, "pass", detail=f"{type(exc).__name__}"))
@@ -353,7 +389,7 @@ def _raised(check, exc, layout, call=None):
     """The line of a check whose call into the user's class raised (or returned a wrong
     shape, or called sys.exit)."""
     text = _describe(exc)
-    if isinstance(exc, (ShapeError, WeightsError)):
+    if isinstance(exc, (ShapeError, WeightsError, TimeLimitError)):
         return Line(check, "fail", detail=text.split(": ", 1)[1])
     hint = ("; if your class stores W as (fan_out, fan_in), check it with --layout out_in"
             if layout == "in_out" and any(word in text for word in

@@ -330,7 +330,7 @@ def run_check(args, out=None):
 
     cls = load_class(args.model)
     lines, what = check_model(cls, layer_sizes=args.layer_sizes, activations=args.activations,
-                              seed=args.seed, layout=args.layout)
+                              seed=args.seed, layout=args.layout, time_limit=args.time_limit)
     print(report_card(lines, what, args.model), file=out)
     return 1 if any(line.status == "fail" for line in lines) else 0
 
@@ -473,6 +473,9 @@ def build_parser():
     check.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
                        help="one per layer (default: relu,softmax)")
     check.add_argument("--seed", type=int, default=0, help="weights and data (default: 0)")
+    check.add_argument("--time-limit", type=float, default=60.0,
+                       help="seconds one call of fit, forward or predict may take before it "
+                            "fails its check (default: 60)")
     check.set_defaults(run=run_check)
 
     export = commands.add_parser(

@@ -101,3 +101,10 @@ def test_a_class_that_misbehaves_fails_with_what_it_did(name, check_, words):
     """Never a PASS for NaN weights or a missing layer, never a traceback or a silent exit."""
     lines, _ = card(name)
     assert lines[check_].status == "fail" and words in lines[check_].detail, lines[check_]
+
+
+def test_a_fit_that_never_returns_is_stopped_and_the_card_goes_on():
+    lines, what = check.check_model(student_mlp.NeverReturns, time_limit=0.5)
+    by = {line.check: line for line in lines}
+    assert by["one SGD step (full batch)"].detail == "fit did not return within 0.5 s"
+    assert by["forward (float64 inputs)"].status == "pass" and by["predict"].status == "pass"
