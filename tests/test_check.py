@@ -108,3 +108,11 @@ def test_a_fit_that_never_returns_is_stopped_and_the_card_goes_on():
     by = {line.check: line for line in lines}
     assert by["one SGD step (full batch)"].detail == "fit did not return within 0.5 s"
     assert by["forward (float64 inputs)"].status == "pass" and by["predict"].status == "pass"
+
+
+def test_float32_storage_is_named_as_such():
+    lines, _ = card("Float32Student")
+    assert lines["set_weights then get_weights"].status == "pass"
+    assert lines["set_weights then get_weights"].detail == "kept at float32 precision, not float64"
+    assert "float32 round-off" in lines["one SGD step (full batch)"].detail
+    assert "float32 round-off" in lines["forward (float64 inputs)"].detail

@@ -154,3 +154,9 @@ class NeverReturns(StudentNetwork):
     def fit(self, X, y, epochs, alpha, batch_size, seed=None):
         while True:
             pass
+
+
+class Float32Student(StudentNetwork):
+    def set_weights(self, weights):
+        self.W = [np.array(W, dtype=np.float32) for W, _ in weights]
+        self.b = [np.array(b, dtype=np.float32) for _, b in weights]
