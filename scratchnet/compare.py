@@ -415,12 +415,11 @@ def _run_isolated(framework, job):
                 raise
             return {"status": "error", "notes": f"worker process ran longer than "
                                                 f"{WORKER_TIMEOUT} s and was stopped"}, None
-        done = subprocess.CompletedProcess(worker.args, worker.returncode, None, stderr)
         result_path = os.path.join(folder, "row.json")
-        if done.returncode != 0 or not os.path.exists(result_path):
-            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if worker.returncode != 0 or not os.path.exists(result_path):
+            tail = (stderr.strip().splitlines() or ["no output"])[-1]
             return {"status": "error", "notes": f"worker process failed (exit status "
-                                                f"{done.returncode}): {tail}"}, None
+                                                f"{worker.returncode}): {tail}"}, None
         with open(result_path) as handle:
             row = json.load(handle)
         proba_path = os.path.join(folder, "probabilities.npy")
