@@ -1,5 +1,22 @@
-"""Comparisons whose failure messages say how far off, and where."""
+"""Comparisons whose failure messages say how far off, and where; the command as a user
+runs it."""
+import subprocess
+import sys
+
 import numpy as np
+
+
+def scratchnet(*args, cwd=None, env=None):
+    """``python -m scratchnet ARGS`` in a subprocess: the CompletedProcess, output as text."""
+    return subprocess.run([sys.executable, "-m", "scratchnet", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env=env)
+
+
+def one_line(stderr):
+    """The only line of ``stderr``; fails on more lines or a traceback."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
 
 
 def assert_close(actual, expected, atol, what):

@@ -5,12 +5,8 @@ import sys
 
 import pytest
 
+from helpers import scratchnet
 from scratchnet import reports
-
-
-def scratchnet(*args):
-    return subprocess.run([sys.executable, "-m", "scratchnet", *args], capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["demo", "--help"]])

@@ -9,25 +9,19 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import assert_close
+from helpers import assert_close, one_line, scratchnet
 from scratchnet import NeuralNetwork
 from scratchnet.data import load_dataset
 
 MARKER = "pickle-code-ran"
 
 
-def scratchnet(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "scratchnet", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
-
-
 def assert_refused(result, *words):
     """Exit status non-zero, one line on stderr that says ``words``, no traceback."""
     assert result.returncode != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    line = one_line(result.stderr)
     for word in words:
-        assert word in lines[0], lines[0]
+        assert word in line, line
 
 
 TRAIN = ["train", "--layer-sizes", "64,24,10", "--activations", "relu,softmax", "--loss",

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from helpers import one_line, scratchnet
 from scratchnet import NeuralNetwork
 from scratchnet.reports import FILES
 
@@ -15,20 +16,9 @@ SMALL_COMPARE = ["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "-
                  "--repeats", "1", "--rounds", "1", "--warmup", "0"]
 
 
-def scratchnet(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "scratchnet", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=env)
-
-
 def start(*args, cwd=None, env=None):
     return subprocess.Popen([sys.executable, "-m", "scratchnet", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
-
-
-def one_line(stderr):
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 def snapshot(folder):
