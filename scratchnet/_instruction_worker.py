@@ -53,12 +53,13 @@ def mark(label):
 
 
 def _model_for(framework, config):
+    """A model of the framework's class; an inference-only framework's is the NumPy network
+    it exports."""
+    from .frameworks import REGISTRY, SCRATCH
     from .precision import PrecisionConfig
     precision = PrecisionConfig(train_dtype=config["precision"], infer_precision=config["precision"])
-    if framework == "pytorch":
-        from .pytorch_model import TorchNeuralNetwork as model_class
-    else:
-        from .network import NeuralNetwork as model_class
+    entry = REGISTRY[framework] if REGISTRY[framework].trains else REGISTRY[SCRATCH]
+    model_class = entry.model_class()
     return model_class(config["layer_sizes"], config["activations"], precision_config=precision,
                        seed=config["seed"], loss=config["loss"])
 

@@ -4,10 +4,7 @@ ends when the process PARENT_PID does (see ``benchmark.die_with_parent``).
 
 What crosses the process boundary, both ways through FOLDER (nothing pickled):
 
-- in: ``job.json``, the settings the parent checked (``layer_sizes``,
-  ``activations``, ``loss``, ``n_samples``, ``epochs``, ``batch_size``,
-  ``alpha``, ``seed``, ``precision``, ``repeats``, ``warmup``, ``threads``,
-  ``roofline``), and ``data.npz`` (``X_train``, ``y_train``, ``X_test``, ``y_test``);
+- in: the ``scratchnet.job.Job`` the parent checked (``job.json`` and ``data.npz``);
 - out: ``row.json``, the measured columns of the report (``scratchnet.reports.COLUMNS``)
   plus ``_runs`` (every timed run of each timed column, for pooling rounds and the
   ratios' intervals) and ``_contention`` (``scratchnet.contention.Contention`` as a
@@ -23,34 +20,25 @@ import traceback
 import numpy as np
 
 from . import benchmark, contention
-from .compare import INFERENCE_ONLY
+from .job import Job
 
 
-def load_job(folder):
-    """The job a worker was given: settings from job.json, arrays from data.npz."""
-    with open(os.path.join(folder, "job.json")) as handle:
-        job = json.load(handle)
-    with np.load(os.path.join(folder, "data.npz"), allow_pickle=False) as data:
-        job["data"] = tuple(data[key] for key in ("X_train", "y_train", "X_test", "y_test"))
-    return job
-
-
-def run_framework(framework, job):
+def run_framework(name, job):
     """Measure one framework; runs inside the worker process. Returns (row, probabilities)."""
-    X_train, y_train, X_test, y_test = job["data"]
+    X_train, y_train, X_test, y_test = job.data
     try:
-        if framework in INFERENCE_ONLY:
-            with benchmark.limit_threads(job["threads"]) as threads_in_force:
+        framework = job.framework(name)
+        if not framework.trains:
+            with benchmark.limit_threads(job.threads) as threads_in_force:
                 row, probabilities = _measure_onnxruntime(job, X_train, y_train, X_test, y_test)
             row.update(blas_threads=threads_in_force["blas"], torch_threads=None,
-                       blas="ONNX Runtime's own kernels (MLAS)")
+                       blas=framework.blas())
             return row, probabilities
-        model_class, extra = _model_class(framework)
-        with benchmark.limit_threads(job["threads"]) as threads_in_force:
-            row, probabilities = _measure(model_class, extra, job, X_train, y_train, X_test, y_test)
+        model_class = framework.model_class()  # imports torch before anything is measured
+        with benchmark.limit_threads(job.threads) as threads_in_force:
+            row, probabilities = _measure(model_class, framework, job, X_train, y_train, X_test, y_test)
         row.update(blas_threads=threads_in_force["blas"], torch_threads=threads_in_force["torch"],
-                   blas=benchmark.torch_blas() if framework.startswith("pytorch")
-                   else benchmark.numpy_blas())
+                   blas=framework.blas())
         return row, probabilities
     except Exception as exc:
         last = traceback.extract_tb(exc.__traceback__)[-1]
@@ -58,26 +46,17 @@ def run_framework(framework, job):
                                             f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"}, None
 
 
-def _model_class(framework):
-    if framework == "scratch_numpy":
-        from .network import NeuralNetwork
-        return NeuralNetwork, {}
-    from .pytorch_model import TorchNeuralNetwork  # imports torch before anything is measured
-    return TorchNeuralNetwork, {"device": "cuda" if framework == "pytorch_cuda" else "cpu"}
-
-
-def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
+def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     from .precision import PrecisionConfig
-    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
+    config = PrecisionConfig(train_dtype=job.precision, infer_precision=job.precision)
 
     def make_model():
-        return model_class(job["layer_sizes"], job["activations"], precision_config=config,
-                           seed=job["seed"], loss=job["loss"], **extra)
+        return model_class(job.layer_sizes, job.activations, precision_config=config,
+                           seed=job.seed, loss=job.loss, **framework.build_kwargs)
 
-    fit_args = dict(epochs=job["epochs"], alpha=job["alpha"], batch_size=job["batch_size"],
-                    seed=job["seed"])
-    repeats, warmup = job["repeats"], job["warmup"]
-    cuda = extra.get("device") == "cuda"
+    fit_args = dict(epochs=job.epochs, alpha=job.alpha, batch_size=job.batch_size, seed=job.seed)
+    repeats, warmup = job.repeats, job.warmup
+    cuda = framework.device == "cuda"
     if cuda:
         import torch
         torch.cuda.reset_peak_memory_stats()
@@ -89,11 +68,11 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
     # Everything timed from here on is inside the contention window.
     before = contention.take_snapshot()
     # The roofline, when asked for: this process, these threads, just before the timed training.
-    sgemm = benchmark.measure_sgemm_gflops() if job.get("roofline") else None
+    sgemm = benchmark.measure_sgemm_gflops() if job.roofline else None
     train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
                                                              repeats=repeats, warmup=warmup, **fit_args)
     inference = _inference_metrics(model, job, X_train, X_test)
-    window = contention.contention_between(before, contention.take_snapshot(), job["threads"])
+    window = contention.contention_between(before, contention.take_snapshot(), job.threads)
     row = {
         "status": "ok", "notes": "",
         "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
@@ -117,11 +96,11 @@ def _measure(model_class, extra, job, X_train, y_train, X_test, y_test):
 def _inference_metrics(model, job, X_train, X_test):
     """Latency per sample, single-sample latency and batch throughput: the row's inference
     columns, measured the same way for every framework."""
-    precision, repeats, warmup = job["precision"], job["repeats"], job["warmup"]
+    precision, repeats, warmup = job.precision, job.repeats, job.warmup
     latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
     single = benchmark.measure_single_sample_latency(model, X_test, precision,
                                                      runs=max(100, repeats), warmup=max(10, warmup))
-    throughput = benchmark.measure_batch_throughput(model, X_train, job["batch_size"], precision,
+    throughput = benchmark.measure_batch_throughput(model, X_train, job.batch_size, precision,
                                                     repeats, warmup)
     return {
         "_runs": {"inference_latency_per_sample_s": latency.runs,
@@ -145,17 +124,17 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
     from .onnx_export import DEFAULT_OPSET, OnnxRuntimeModel, export_onnx
     from .precision import PrecisionConfig
 
-    config = PrecisionConfig(train_dtype=job["precision"], infer_precision=job["precision"])
-    trained = NeuralNetwork(job["layer_sizes"], job["activations"], precision_config=config,
-                            seed=job["seed"], loss=job["loss"])
-    trained.fit(X_train, y_train, epochs=job["epochs"], alpha=job["alpha"],
-                batch_size=job["batch_size"], seed=job["seed"])
+    config = PrecisionConfig(train_dtype=job.precision, infer_precision=job.precision)
+    trained = NeuralNetwork(job.layer_sizes, job.activations, precision_config=config,
+                            seed=job.seed, loss=job.loss)
+    trained.fit(X_train, y_train, epochs=job.epochs, alpha=job.alpha, batch_size=job.batch_size,
+                seed=job.seed)
     with tempfile.TemporaryDirectory(prefix="scratchnet-onnx-") as folder:
-        path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job["precision"])
-        model = OnnxRuntimeModel(path, loss=job["loss"], threads=job["threads"])
+        path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job.precision)
+        model = OnnxRuntimeModel(path, loss=job.loss, threads=job.threads)
     before = contention.take_snapshot()
     inference = _inference_metrics(model, job, X_train, X_test)
-    window = contention.contention_between(before, contention.take_snapshot(), job["threads"])
+    window = contention.contention_between(before, contention.take_snapshot(), job.threads)
     row = {"status": "ok", "device": "cpu",
            "notes": f"ONNX Runtime does not train here: the scratch network, trained with the same "
                     f"settings, exported to ONNX (opset {DEFAULT_OPSET}) and run by the CPU "
@@ -169,7 +148,9 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
 def main(framework, folder, parent_pid=None):
     if parent_pid is not None:
         benchmark.die_with_parent(int(parent_pid))
-    row, probabilities = run_framework(framework, load_job(folder))
+    job = Job.load(folder)
+    sys.path[:0] = [entry for entry in job.python_path if entry not in sys.path]
+    row, probabilities = run_framework(framework, job)
     if probabilities is not None:
         np.save(os.path.join(folder, "probabilities.npy"), probabilities)
     with open(os.path.join(folder, "row.json"), "w") as handle:

@@ -103,8 +103,9 @@ def _describe(exc):
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _build(cls, layer_sizes, activations, seed, dtype):
-    """An instance, passing the optional arguments only where the constructor takes them."""
+def build_user_class(cls, layer_sizes, activations, seed, dtype, loss="mse"):
+    """An instance, passing the optional arguments (``seed``, ``precision_config``, ``loss``)
+    only where the constructor takes them; CheckError naming the call if it raises."""
     try:
         parameters = inspect.signature(cls).parameters
     except (TypeError, ValueError):
@@ -115,6 +116,8 @@ def _build(cls, layer_sizes, activations, seed, dtype):
         kwargs["seed"] = seed
     if "precision_config" in parameters or takes_any:
         kwargs["precision_config"] = PrecisionConfig(train_dtype=dtype, infer_precision=dtype)
+    if "loss" in parameters:
+        kwargs["loss"] = loss
     try:
         return cls(**kwargs)
     except (Exception, SystemExit) as exc:
@@ -170,6 +173,12 @@ class _User:
             raise ShapeError(f"forward returned shape {out.shape}, expected "
                              f"({X.shape[0]}, {n_outputs})")
         return out
+
+
+def user_weights_setter(model, layout):
+    """``set_weights`` of a user's instance taking (W (fan_in, fan_out), b) pairs whatever
+    its ``layout``."""
+    return _User(model, layout).set_weights
 
 
 class WeightsError(ValueError):
@@ -280,7 +289,7 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
     n_layers, n_outputs = len(layer_sizes) - 1, layer_sizes[-1]
 
     def fresh(dtype="float64"):
-        user = _User(_build(cls, layer_sizes, activations, seed, dtype), layout)
+        user = _User(build_user_class(cls, layer_sizes, activations, seed, dtype), layout)
         try:
             user.set_weights(start)
         except (Exception, SystemExit) as exc:

@@ -9,6 +9,7 @@ import numpy as np
 from .base import TrainingDivergedError
 from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
 from .onnx_export import DEFAULT_OPSET
+from .frameworks import REGISTRY
 from .training import TRAIN_FRAMEWORKS
 
 
@@ -125,6 +126,7 @@ def run_compare(args, out=None):
                  if getattr(args, key) is not None}
     progress = _progress_printer()
     frameworks = args.frameworks
+    models = _user_models(args.model, args.layout)  # each class imported once, here
     if args.with_onnxruntime:
         frameworks = list(frameworks or default_frameworks())
         frameworks += [] if "onnxruntime" in frameworks else ["onnxruntime"]
@@ -138,7 +140,8 @@ def run_compare(args, out=None):
             prepared = prepare_comparison(**settings, repeats=args.repeats, warmup=args.warmup,
                                           rounds=args.rounds, target_ci=args.target_ci,
                                           max_time=args.max_time, roofline=args.roofline,
-                                          threads=args.threads, frameworks=frameworks)
+                                          threads=args.threads, frameworks=frameworks,
+                                          models=models)
         except (ValueError, TypeError) as exc:
             if len(names) == 1:
                 raise
@@ -181,6 +184,19 @@ def run_compare(args, out=None):
               f"{len(busy)} rows were measured on a busy machine", file=sys.stderr)
         return EXIT_DISTURBED
     return 0
+
+
+def _user_models(values, layout):
+    """{row name: registry entry} of the --model values: ``[NAME=]module:Class`` or
+    ``[NAME=]path/file.py:Class``, NAME defaulting to the class's name."""
+    from .frameworks import user_framework
+    models = {}
+    for value in values or []:
+        name, spec = value.split("=", 1) if "=" in value.split(":")[0] else (value.split(":")[-1], value)
+        if name in models:
+            raise ValueError(f"--model: two rows named {name!r}; name one NAME=SPEC")
+        models[name] = user_framework(name, spec, layout)
+    return models
 
 
 def _print_failures(rows, out):
@@ -405,11 +421,22 @@ def build_parser():
                               f"may use, or 'all' (default: {DEFAULT_THREADS}; see the README for "
                               f"why)")
     compare.add_argument("--frameworks", type=_name_list,
-                         help="comma-separated rows: scratch_numpy,pytorch,pytorch_cuda,onnxruntime "
-                              "(default: the first two, and pytorch_cuda where CUDA is available)")
+                         help="comma-separated rows: " + "; ".join(
+                             f"{name} ({entry.summary})" for name, entry in REGISTRY.items())
+                         + " (default: " + ", ".join(
+                             name for name, entry in REGISTRY.items() if entry.default)
+                         + ", and pytorch_cuda where CUDA is available)")
     compare.add_argument("--with-onnxruntime", action="store_true",
                          help="add an onnxruntime row: the scratch network exported to ONNX and "
                               "run by ONNX Runtime (inference metrics only; needs onnx and onnxruntime)")
+    compare.add_argument("--model", action="append", metavar="[NAME=]SPEC",
+                         help="add a row for your own class, SPEC = package.module:ClassName or "
+                              "path/to/file.py:ClassName (repeatable; NAME defaults to the class "
+                              "name); measured like the others from scratchnet's initial weights, "
+                              "its speed and parity taken against the PyTorch twin")
+    compare.add_argument("--layout", choices=("in_out", "out_in"), default="in_out",
+                         help="how --model classes store W: (fan_in, fan_out) (default) or "
+                              "(fan_out, fan_in) as torch.nn.Linear does")
     compare.add_argument("--out", default="benchmarks/comparison",
                          help="folder for the reports (default: benchmarks/comparison)")
     compare.set_defaults(run=run_compare)

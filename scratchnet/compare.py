@@ -24,14 +24,15 @@ import time
 
 import numpy as np
 
-from . import benchmark, contention
+from . import benchmark, contention, frameworks as registry
 from .data import load_dataset
+from .job import Job
 from .precision import TRAIN_DTYPES, check_dtype_name
 from .ratios import RATIO_COLUMNS, ratio_with_interval
 from .reports import COLUMNS
 from .validation import check_alpha, check_architecture, check_int, check_seed
 
-FRAMEWORKS = ("scratch_numpy", "pytorch", "pytorch_cuda", "onnxruntime")
+FRAMEWORKS = registry.names()
 #: Threads for both frameworks unless told (see the README's table of 1 against all cores).
 DEFAULT_THREADS = 1
 #: Rounds of workers unless told: enough for the ratios' intervals to see how one
@@ -42,7 +43,7 @@ DEFAULT_MAX_TIME = 300.0
 
 #: Rows that only run inference: a scratch network trained with the same settings
 #: (untimed) is exported to ONNX and run by ONNX Runtime's CPU provider.
-INFERENCE_ONLY = ("onnxruntime",)
+INFERENCE_ONLY = tuple(name for name, entry in registry.REGISTRY.items() if not entry.trains)
 
 #: The spec's three configurations. The spec's "deep" example lists five
 #: activations for four layers; a network needs len(layer_sizes) - 1 of them,
@@ -116,20 +117,10 @@ def add_roofline(rows, sgemm=None):
 
 def default_frameworks():
     """scratch_numpy, pytorch, and pytorch_cuda where CUDA is available."""
-    return list(FRAMEWORKS[:2]) + (["pytorch_cuda"] if cuda_available() else [])
+    return registry.default_names()
 
 
-def cuda_available():
-    try:
-        import torch
-        return torch.cuda.is_available()
-    except Exception:
-        return False
-
-
-def _torch_available():
-    from .pytorch_model import is_torch_available
-    return is_torch_available()
+cuda_available = registry.cuda_available
 
 
 #: Rounds before ``target_ci`` is first checked: fewer give an interval that has not yet
@@ -141,8 +132,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
                                alpha=0.1, seed=42, *, dataset=None, precision="float32",
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
                                rounds=DEFAULT_ROUNDS, target_ci=None, max_time=DEFAULT_MAX_TIME,
-                               roofline=False, instructions=False, progress=None,
-                               clock=time.monotonic):
+                               roofline=False, instructions=False, models=None,
+                               layout="in_out", progress=None, clock=time.monotonic):
     """Train and time both models with identical settings; one row (dict) per framework.
 
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
@@ -168,6 +159,11 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     training) and adds each row's achieved GFLOP/s and its fraction of that rate.
     ``instructions=True`` also counts the instructions of one training step and of
     one inference under valgrind (``scratchnet.instructions``).
+    ``models`` adds a row per user class, ``{"row name": class or "module:Class" or
+    "file.py:Class"}``, measured by the same worker as the built-in rows from
+    scratchnet's initial weights (``scratchnet.user_model``); ``layout="out_in"`` for
+    classes that store W as (fan_out, fan_in). Its parity and speed ratios are taken
+    against the PyTorch twin.
     ``progress``, if given, is called with a short message as each worker starts;
     ``clock`` is what ``max_time`` is measured with.
     """
@@ -175,14 +171,15 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         layer_sizes, activations, n_samples, epochs, batch_size, alpha, seed, dataset=dataset,
         precision=precision, loss=loss, repeats=repeats, warmup=warmup, threads=threads,
         frameworks=frameworks, rounds=rounds, target_ci=target_ci, max_time=max_time,
-        roofline=roofline)
+        roofline=roofline, models=models, layout=layout)
     return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
 
 
 def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
                        alpha=0.1, seed=42, *, dataset=None, precision="float32", loss="mse",
                        repeats=7, warmup=1, threads=None, frameworks=None, rounds=DEFAULT_ROUNDS,
-                       target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False):
+                       target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False, models=None,
+                       layout="in_out"):
     """Check every setting of ``benchmark_scratch_vs_torch`` and load its data, running
     nothing: a bad argument raises ValueError or TypeError naming it. Returns what
     ``run_comparison`` takes, so a run of several configurations can check them all
@@ -191,7 +188,11 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
     if sizes[-1] < N_CLASSES:
         raise ValueError(f"layer_sizes[-1] must be at least {N_CLASSES}: the benchmark data sets "
                          f"have {N_CLASSES} classes, got {sizes[-1]}")
-    job = dict(
+    if os.environ.get(registry.IN_WORKER):
+        raise RuntimeError("a comparison was started inside a scratchnet worker: the module "
+                           "that defines your class runs one when it is imported; put that "
+                           "code under `if __name__ == \"__main__\":`")
+    job = Job(
         layer_sizes=list(sizes), activations=list(names), loss=loss,
         n_samples=check_int(n_samples, "n_samples"), epochs=check_int(epochs, "epochs"),
         batch_size=check_int(batch_size, "batch_size"), alpha=check_alpha(alpha),
@@ -201,17 +202,33 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
         roofline=bool(roofline),
     )
     target_ci, max_time = check_target(target_ci, max_time)
+    user = _user_frameworks(models, layout)
     if frameworks is None:
         frameworks = default_frameworks()
-    if isinstance(frameworks, str) or not all(f in FRAMEWORKS for f in frameworks) or not frameworks:
+    if isinstance(frameworks, str) or not all(f in FRAMEWORKS for f in frameworks) \
+            or not (frameworks or user):
         raise ValueError(f"frameworks must be a non-empty list drawn from {list(FRAMEWORKS)}, "
                          f"got {frameworks!r}")
-    frameworks = [f for f in FRAMEWORKS if f in frameworks]  # the report's fixed order
-    job["dataset"] = dataset or default_dataset(sizes[0], job["n_samples"])
-    n_test = held_out_size(job["n_samples"])
-    job["data"] = load_config_data(job)
+    # the report's fixed order, the user's rows last
+    frameworks = [f for f in FRAMEWORKS if f in frameworks] + list(user)
+    job.models = {name: {"spec": entry.spec, "layout": entry.layout} for name, entry in user.items()}
+    job.python_path = [os.path.abspath(entry) for entry in sys.path] if user else []
+    job.dataset = dataset or default_dataset(sizes[0], job.n_samples)
+    n_test = held_out_size(job.n_samples)
+    job.data = load_config_data(job.settings())
     return dict(job=job, frameworks=frameworks, target_ci=target_ci, max_time=max_time,
                 n_test=n_test)
+
+
+def _user_frameworks(models, layout):
+    """{row name: registry entry} of ``models`` (see ``benchmark_scratch_vs_torch``)."""
+    if models is None:
+        return {}
+    if not isinstance(models, dict):
+        raise TypeError(f"models must be a dict of row name -> class or 'module:Class', got "
+                        f"{type(models).__name__}")
+    return {name: model if isinstance(model, registry.Framework) and model.spec
+            else registry.user_framework(name, model, layout) for name, model in models.items()}
 
 
 def run_comparison(prepared, instructions=False, progress=None, clock=time.monotonic):
@@ -221,22 +238,22 @@ def run_comparison(prepared, instructions=False, progress=None, clock=time.monot
     target_ci, max_time = prepared["target_ci"], prepared["max_time"]
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     measured, stopped_by = _run_rounds(frameworks, job, target_ci, max_time, progress, clock)
-    job["rounds"] = max((len(results) for results in measured.values()), default=0) or job["rounds"]
-    ratios = _ratios(measured)
+    job.rounds = max((len(results) for results in measured.values()), default=0) or job.rounds
+    ratios = _ratios(measured, job.models)
     rows, probabilities = [], {}
     for framework in frameworks:
         if measured.get(framework):
             row, proba = _pool_rounds(measured[framework])
         else:
-            row, proba = {"status": "skipped", "notes": _skip_reason(framework)}, None
+            row, proba = {"status": "skipped", "notes": _skip_reason(framework, job)}, None
         row.update(ratios.get(framework, {}))
         if stopped_by is not None:
             row.update(target_ci=target_ci, rounds_stopped_by=stopped_by)
-        rows.append(_complete_row(row, framework, job, n_test, started))
+        rows.append(_complete_row(row, job.framework(framework), job, n_test, started))
         if proba is not None:
             probabilities[framework] = proba
-    _add_parity(rows, probabilities)
-    if job["roofline"]:
+    _add_parity(rows, probabilities, job.models)
+    if job.roofline:
         add_roofline(rows)
     if instructions:
         from .instructions import add_instruction_counts
@@ -276,9 +293,9 @@ def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
     """Run the workers in alternating rounds. Returns ({framework: [(row, proba) per round]}
     for the frameworks that ran, what stopped the rounds when ``target_ci`` was set)."""
     started = clock()
-    runnable = [f for f in frameworks if _skip_reason(f) is None]
+    runnable = [f for f in frameworks if _skip_reason(f, job) is None]
     measured = {framework: [] for framework in runnable}
-    minimum = max(job["rounds"], MIN_ROUNDS_FOR_TARGET) if target_ci else job["rounds"]
+    minimum = max(job.rounds, MIN_ROUNDS_FOR_TARGET) if target_ci else job.rounds
     target = f"+-{target_ci * 100:g}%" if target_ci else None
     round_ = 0
     while True:
@@ -286,8 +303,8 @@ def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
         for framework in runnable:
             if progress:
                 goal = (f"; until every ratio is within {target} or {max_time:g} s"
-                        if target_ci else f"/{job['rounds']}")
-                progress(f"{framework}: {job['repeats']} timed runs after {job['warmup']} warm-up, "
+                        if target_ci else f"/{job.rounds}")
+                progress(f"{framework}: {job.repeats} timed runs after {job.warmup} warm-up, "
                          f"in a fresh process (round {round_}{goal})")
             measured[framework].append(_run_isolated(framework, job))
         if round_ < minimum:
@@ -296,7 +313,7 @@ def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
             return measured, None
         if any(row["status"] != "ok" for results in measured.values() for row, _ in results):
             return measured, f"a round failed after {round_} rounds"
-        widest = max((ratio.relative_half_width for pair in _ratio_objects(measured).values()
+        widest = max((ratio.relative_half_width for pair in _ratio_objects(measured, job.models).values()
                       for ratio in pair.values()), default=None)
         if widest is None:
             return measured, "no ratio to narrow: scratch_numpy and another framework must both run"
@@ -310,15 +327,22 @@ def _run_rounds(frameworks, job, target_ci, max_time, progress, clock):
                               f"{target}")
 
 
-def _ratio_objects(measured):
-    """{other framework: {ratio column: Ratio}}: scratch_numpy's timings over each other
-    framework's, from the rounds where both ran and succeeded."""
-    scratch = measured.get("scratch_numpy") or []
+def _ratio_objects(measured, users=()):
+    """{row's framework: {ratio column: Ratio}}, from the rounds where both sides ran and
+    succeeded. The numerator is always a hand-written network: on a framework's row,
+    scratch_numpy's timings over that framework's; on a user class's row (``users``), the
+    class's over the PyTorch twin's."""
     result = {}
     for framework, results in measured.items():
-        if framework == "scratch_numpy" or len(results) != len(scratch):
+        numerator, denominator = ((framework, registry.TWIN) if framework in users
+                                  else (registry.SCRATCH, framework))
+        if framework == registry.SCRATCH or not measured.get(numerator) \
+                or not measured.get(denominator):
             continue
-        pairs = [(mine, theirs) for (mine, _), (theirs, _) in zip(scratch, results)]
+        top, bottom = measured[numerator], measured[denominator]
+        if len(top) != len(bottom):
+            continue
+        pairs = [(mine, theirs) for (mine, _), (theirs, _) in zip(top, bottom)]
         if not pairs or any(a["status"] != "ok" or b["status"] != "ok" for a, b in pairs):
             continue
         result[framework] = {
@@ -329,12 +353,12 @@ def _ratio_objects(measured):
     return result
 
 
-def _ratios(measured):
-    """The ratio columns of each other framework's row: value, ci_low, ci_high."""
+def _ratios(measured, users=()):
+    """The ratio columns of each row but scratch_numpy's: value, ci_low, ci_high."""
     return {framework: {key: value for column, ratio in ratios.items()
                         for key, value in ((column, ratio.value), (f"{column}_ci_low", ratio.low),
                                            (f"{column}_ci_high", ratio.high))}
-            for framework, ratios in _ratio_objects(measured).items()}
+            for framework, ratios in _ratio_objects(measured, users).items()}
 
 
 #: Memory columns: each round's worker measures its own; the row keeps their median.
@@ -376,15 +400,8 @@ def _pool_rounds(results):
     return pooled, results[0][1]
 
 
-def _skip_reason(framework):
-    if framework == "onnxruntime":
-        from .onnx_export import INSTALL_HINT, is_onnx_available
-        return None if is_onnx_available() else f"onnx/onnxruntime not installed ({INSTALL_HINT})"
-    if framework.startswith("pytorch") and not _torch_available():
-        return "torch not installed"
-    if framework == "pytorch_cuda" and not cuda_available():
-        return "CUDA not available (torch.cuda.is_available() is False)"
-    return None
+def _skip_reason(framework, job):
+    return job.framework(framework).unavailable()
 
 
 def _worker_command(framework, folder):
@@ -399,13 +416,10 @@ WORKER_TIMEOUT = 1800
 def _run_isolated(framework, job):
     """run_framework(framework, job) in a fresh Python process; a crash becomes an error row."""
     with tempfile.TemporaryDirectory(prefix="scratchnet-") as folder:
-        X_train, y_train, X_test, y_test = job["data"]
-        np.savez(os.path.join(folder, "data.npz"), X_train=X_train, y_train=y_train,
-                 X_test=X_test, y_test=y_test)
-        with open(os.path.join(folder, "job.json"), "w") as handle:
-            json.dump({key: value for key, value in job.items() if key != "data"}, handle)
+        job.save(folder)
         worker = subprocess.Popen(_worker_command(framework, folder), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, registry.IN_WORKER: "1"})
         try:
             _, stderr = worker.communicate(timeout=WORKER_TIMEOUT)
         except BaseException as exc:  # a timeout, Ctrl-C, SIGTERM: the worker goes first
@@ -429,31 +443,47 @@ def _run_isolated(framework, job):
 
 def _complete_row(row, framework, job, n_test, started):
     """The measured row with the run's settings and versions, in the report's key order."""
-    settings = {key: job[key] for key in ("n_samples", "epochs", "batch_size", "alpha", "seed",
-                                          "precision", "threads", "dataset", "loss", "repeats", "rounds",
-                                          "warmup")}
+    settings = {key: getattr(job, key) for key in (
+        "n_samples", "epochs", "batch_size", "alpha", "seed", "precision", "threads", "dataset",
+        "loss", "repeats", "rounds", "warmup")}
     full = dict.fromkeys(COLUMNS)
-    full.update(settings, framework=framework, layer_sizes="x".join(map(str, job["layer_sizes"])),
-                activations=",".join(job["activations"]), n_test=n_test, started_utc=started,
+    full.update(settings, framework=framework.name, layer_sizes="x".join(map(str, job.layer_sizes)),
+                activations=",".join(job.activations), n_test=n_test, started_utc=started,
                 source="scratchnet compare", machine=platform.node(),
                 **benchmark.environment())
     full.update(row)
+    if framework.spec:
+        full["notes"] = "; ".join(filter(None, [
+            f"your class {framework.spec}" + (f" (layout {framework.layout})"
+                                              if framework.layout != "in_out" else ""),
+            full["notes"]]))
     if full["status"] != "ok" and not full["notes"]:
         full["notes"] = full["status"]
     return full
 
 
-def _add_parity(rows, probabilities):
+def _add_parity(rows, probabilities, users=()):
     """parity_max_abs_diff: largest |p_scratch - p_other| on the test split on every other
-    row; the scratch row repeats the pytorch (CPU) row's figure."""
-    scratch = probabilities.get("scratch_numpy")
+    built-in row; the scratch row repeats the pytorch (CPU) row's figure. A user class's row
+    gets |p_user - p_pytorch| (|p_user - p_scratch| where the twin did not run; its note
+    says so): both started from the same weights and saw the same batches."""
+    scratch = probabilities.get(registry.SCRATCH)
     cpu_diff = None
     for row in rows:
         theirs = probabilities.get(row["framework"])
-        if scratch is not None and theirs is not None and row["framework"] != "scratch_numpy":
+        if row["framework"] in users:
+            continue
+        if scratch is not None and theirs is not None and row["framework"] != registry.SCRATCH:
             row["parity_max_abs_diff"] = float(np.max(np.abs(scratch - theirs)))
-            if row["framework"] == "pytorch":
+            if row["framework"] == registry.TWIN:
                 cpu_diff = row["parity_max_abs_diff"]
     for row in rows:
-        if row["framework"] == "scratch_numpy" and scratch is not None:
+        if row["framework"] == registry.SCRATCH and scratch is not None:
             row["parity_max_abs_diff"] = cpu_diff
+    reference = registry.TWIN if registry.TWIN in probabilities else registry.SCRATCH
+    for row in rows:
+        mine = probabilities.get(row["framework"])
+        if row["framework"] in users and mine is not None and reference in probabilities:
+            row["parity_max_abs_diff"] = float(np.max(np.abs(mine - probabilities[reference])))
+            if reference != registry.TWIN:
+                row["notes"] += "; parity against scratch_numpy: the twin did not run"

@@ -46,10 +46,12 @@ import time
 
 import numpy as np
 
+from .frameworks import REGISTRY
+
 INSTALL_HINT = ("valgrind is not installed: apt-get install valgrind on Debian/Ubuntu, "
                 "dnf install valgrind on Fedora")
 #: The frameworks whose CPU instructions can be counted (pytorch_cuda runs on the GPU).
-COUNTED = ("scratch_numpy", "pytorch", "onnxruntime")
+COUNTED = tuple(name for name, entry in REGISTRY.items() if entry.counted)
 #: Floating-point operations each region should hold at least (see the module docstring).
 REGION_FLOPS = 2e8
 #: Bounds of S (training steps in the first region) and K (forwards in the first region).
@@ -304,7 +306,8 @@ def add_instruction_counts(rows, progress=None):
     counted = [row for row in rows if row["status"] == "ok" and row["framework"] in COUNTED]
     for row in rows:
         if row["status"] == "ok" and row["framework"] not in COUNTED:
-            _note(row, "instructions are counted on the CPU only")
+            _note(row, "instructions are counted on the CPU only" if row["framework"] in REGISTRY
+                  else "instructions are counted for scratchnet's own frameworks only")
     if not counted:
         return rows
     if valgrind() is None:

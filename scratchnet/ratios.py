@@ -2,8 +2,8 @@
 
 The comparison runs the frameworks' workers in alternating rounds (scratch,
 pytorch, scratch, pytorch, ...); each round of each framework holds several
-timed runs. The ratio is scratch_numpy's median over all its runs divided by
-the other framework's. Its interval comes from a two-level percentile
+timed runs. The ratio is a hand-written network's median over all its runs
+divided by a framework's (see ``RATIO_COLUMNS``). Its interval comes from a two-level percentile
 bootstrap that follows how the data were made:
 
 1. draw the rounds with replacement, the *same* round numbers for both
@@ -24,9 +24,11 @@ import dataclasses
 
 import numpy as np
 
-#: The timed columns a ratio is reported for, and the ratio's column: on each row other
-#: than scratch_numpy's, ``<ratio>`` = scratch_numpy's median / this row's median (below 1:
-#: the scratch network is faster), with ``<ratio>_ci_low`` and ``<ratio>_ci_high``.
+#: The timed columns a ratio is reported for, and the ratio's column, with
+#: ``<ratio>_ci_low`` and ``<ratio>_ci_high``. The numerator is always a hand-written
+#: network, so below 1 it is the faster: on a framework's row, scratch_numpy's median /
+#: this row's median; on a user class's row (``compare --model``), this row's median /
+#: the PyTorch twin's.
 RATIO_COLUMNS = {"train_time_per_epoch_s": "train_time_ratio",
                  "inference_latency_per_sample_s": "inference_latency_ratio",
                  "single_sample_latency_s": "single_sample_latency_ratio"}

@@ -13,6 +13,7 @@ import os
 
 from . import contention
 from .files import WriteError, atomic_write, atomic_write_text, written_together
+from .frameworks import REGISTRY, color
 from .ratios import RATIO_COLUMNS
 
 #: The spec's keys first, in its order, then spreads, settings and versions.
@@ -150,26 +151,27 @@ def console_table(rows):
     return _text_table(*table_rows(rows))
 
 
-def _ratio_line(prefix, what, scratch, other, column):
+def _ratio_line(prefix, what, scratch, other, column, holder=None):
     """``what: scratch_numpy X s / other Y s = R [low-high] (... faster, F x)``, or None when a
     side lacks the figure (e.g. a metric the asv suite does not measure). R comes from the
-    other row's ratio column, with its 95 % interval; without one (asv results), from the
-    two medians."""
+    ratio column of ``holder`` (default: the other row), with its 95 % interval; without
+    one (asv results), from the two medians."""
     ratio_column = RATIO_COLUMNS[column]
+    holder = other if holder is None else holder
     if not (other.get(column) and scratch.get(column)):
         return None
-    ratio, low, high = (other.get(ratio_column), other.get(f"{ratio_column}_ci_low"),
-                        other.get(f"{ratio_column}_ci_high"))
+    ratio, low, high = (holder.get(ratio_column), holder.get(f"{ratio_column}_ci_low"),
+                        holder.get(f"{ratio_column}_ci_high"))
     if ratio is None or low is None or high is None:
         ratio, interval = scratch[column] / other[column], ""
     else:
         interval = f" [{low:.3g}-{high:.3g}, 95% CI]"
-    name = other["framework"]
-    winner = "scratch_numpy" if ratio < 1 else name
+    mine, name = scratch["framework"], other["framework"]
+    winner = mine if ratio < 1 else name
     verdict = f"{winner} {max(ratio, 1 / ratio):.2f}x faster"
     if interval and low <= 1 <= high:
         verdict = "no clear winner: the interval includes 1"
-    return (f"{prefix}{what}: scratch_numpy {format_number(scratch[column])} s / {name} "
+    return (f"{prefix}{what}: {mine} {format_number(scratch[column])} s / {name} "
             f"{format_number(other[column])} s = {ratio:.3g}{interval} ({verdict})")
 
 
@@ -183,6 +185,32 @@ def _by_group(rows):
     for row in rows:
         groups.setdefault(_group(row), {})[row["framework"]] = row
     return groups
+
+
+#: Largest parity of a user class that computes what the twin computes, after training:
+#: float32 round-off grows over the epochs (scratch_numpy's own is ~1e-7 on the presets).
+PARITY_LIMIT = {"float32": 1e-4, "float64": 1e-8}
+
+
+def _user_lines(prefix, user, torch_row):
+    """A user class's row: its speed against the twin's, and its parity with it."""
+    name = user["framework"]
+    if user["status"] != "ok":
+        return [f"{prefix}{name}: {user['status']}: {user['notes']}"]
+    if not (torch_row and torch_row["status"] == "ok"):
+        return [f"{prefix}{name}: no ratio: the pytorch row must be ok; parity against "
+                f"scratch_numpy = {format_number(user.get('parity_max_abs_diff'))}"]
+    lines = [line for column, what in _TIMES
+             if (line := _ratio_line(prefix, what, user, torch_row, column, holder=user))]
+    parity = user.get("parity_max_abs_diff")
+    verdict = ("" if parity is None or parity <= PARITY_LIMIT[user["precision"]] else
+               f": above {PARITY_LIMIT[user['precision']]:g}, so {name} does not compute what the "
+               f"twin computes; `scratchnet check` names the layer that differs")
+    lines.append(f"{prefix}Parity: largest |p_{name} - p_torch| on the held-out split = "
+                 f"{format_number(parity)} ({user['precision']}); accuracy "
+                 f"{format_number(user['final_accuracy'])} vs "
+                 f"{format_number(torch_row['final_accuracy'])}{verdict}")
+    return lines
 
 
 def interpretation(rows):
@@ -209,6 +237,8 @@ def interpretation(rows):
                          f"({scratch['precision']}); accuracy "
                          f"{format_number(scratch['final_accuracy'])} vs "
                          f"{format_number(torch_row['final_accuracy'])}")
+        for user in (row for name, row in by_framework.items() if name not in REGISTRY):
+            lines += _user_lines(prefix, user, torch_row)
         runtime = by_framework.get("onnxruntime")
         if scratch and runtime and scratch["status"] == runtime["status"] == "ok":
             lines += filter(None, (_ratio_line(prefix, what, scratch, runtime, column)
@@ -321,8 +351,7 @@ PANELS = [("train_time_per_epoch_s", "Training time per epoch", "seconds", 1),
           ("inference_latency_per_sample_s", "Inference latency per sample", "microseconds", 1e6),
           ("peak_memory_mb", "Peak memory during build + training", "MB (resident)", 1),
           ("final_accuracy", "Final accuracy (held-out split)", "accuracy (0-1)", 1)]
-COLORS = {"scratch_numpy": "#1f77b4", "pytorch": "#ff7f0e", "pytorch_cuda": "#2ca02c",
-          "onnxruntime": "#9467bd"}
+COLORS = {name: entry.color for name, entry in REGISTRY.items()}
 PNG_SIZE = (1200, 900)  # pixels
 
 
@@ -338,6 +367,7 @@ def summary_figure(rows):
 
     groups = list(dict.fromkeys(_group(row) for row in rows))
     frameworks = list(dict.fromkeys(row["framework"] for row in rows))
+    users = [f for f in frameworks if f not in REGISTRY]
     figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100)
     axes = figure.subplots(2, 2).ravel()
     handles = {}
@@ -360,7 +390,7 @@ def summary_figure(rows):
             if xs:
                 spread = [low, high] if any(low) or any(high) else None
                 bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
-                              color=COLORS.get(framework))
+                              color=color(framework, users))
                 handles.setdefault(framework, bars)
                 crowded = len(groups) * len(present) > 6  # narrow bars: labels stand upright
                 ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 from .data import load_dataset
 from .files import check_output_path
+from .frameworks import REGISTRY, checkpoint_names
 from .precision import PrecisionConfig
 from .validation import check_architecture
 
-TRAIN_FRAMEWORKS = ("scratch_numpy", "pytorch")
+TRAIN_FRAMEWORKS = checkpoint_names()
 
 
 @dataclass
@@ -33,16 +34,11 @@ class TrainingResult:
 
 
 def model_class(framework):
-    """NeuralNetwork for "scratch_numpy", TorchNeuralNetwork for "pytorch"."""
-    if framework == "scratch_numpy":
-        from .network import NeuralNetwork
-        return NeuralNetwork
-    if framework == "pytorch":
-        from .pytorch_model import INSTALL_HINT, TorchNeuralNetwork, is_torch_available
-        if not is_torch_available():
-            raise ImportError(f"framework 'pytorch' needs torch: {INSTALL_HINT}")
-        return TorchNeuralNetwork
-    raise ValueError(f"framework must be one of {list(TRAIN_FRAMEWORKS)}, got {framework!r}")
+    """The class of a framework that trains and saves checkpoints: NeuralNetwork for
+    "scratch_numpy", TorchNeuralNetwork for "pytorch"."""
+    if framework not in TRAIN_FRAMEWORKS:
+        raise ValueError(f"framework must be one of {list(TRAIN_FRAMEWORKS)}, got {framework!r}")
+    return REGISTRY[framework].model_class()
 
 
 def train_model(layer_sizes, activations, loss="mse", epochs=3, alpha=0.1, batch_size=32,

@@ -2,11 +2,12 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from scratchnet import compare
+from scratchnet import compare, pytorch_model
 from scratchnet.ratios import RATIO_COLUMNS, ratio_with_interval
 from scratchnet.reports import COLUMNS, SPEC_COLUMNS
 
@@ -84,7 +85,7 @@ def test_more_threads_are_applied_to_both():
 
 
 def test_torch_missing_gives_a_skipped_row(monkeypatch, tmp_path):
-    monkeypatch.setattr(compare, "_torch_available", lambda: False)
+    monkeypatch.setattr(pytorch_model, "is_torch_available", lambda: False)
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
     assert [r["framework"] for r in rows] == ["scratch_numpy", "pytorch"]
     skipped = rows[1]
@@ -283,14 +284,14 @@ class FakeWorkers:
         if framework == "scratch_numpy":
             self.round_factor = self.rng.lognormal(0, 0.1)
         base = self.round_factor * (self.speed if framework == "scratch_numpy" else 1.0)
-        runs = {column: list(base * self.rng.lognormal(0, self.noise, job["repeats"]))
+        runs = {column: list(base * self.rng.lognormal(0, self.noise, job.repeats))
                 for column in RATIO_COLUMNS}
         window = {"window_s": 1.0, "cpus": 2, "contention": 0.02 if len(self.calls) != 4 else 0.5,
                   "others_cpu": 0.02, "steal": 0.0, "runqueue_wait": 0.0,
                   "own_cpu_per_thread": 1.0, "load_average_before": 0.1, "load_average_after": 0.1}
         row = {"status": "ok", "notes": "", "_runs": runs, "_contention": window,
                **{column: float(np.median(values)) for column, values in runs.items()}}
-        return row, np.zeros((job["data"][2].shape[0], 10))
+        return row, np.zeros((job.data[2].shape[0], 10))
 
 
 def fake_run(monkeypatch, workers, **arguments):
@@ -308,7 +309,7 @@ def test_ratios_come_from_the_paired_rounds(monkeypatch):
     measured = {f: [] for f in ("scratch_numpy", "pytorch")}
     for _ in range(3):
         for framework in measured:
-            measured[framework].append(workers_again(framework, {"repeats": 7, "data": [0, 0, np.zeros((24, 64))]})[0])
+            measured[framework].append(workers_again(framework, SimpleNamespace(repeats=7, data=[0, 0, np.zeros((24, 64))]))[0])
     expected = ratio_with_interval([r["_runs"]["train_time_per_epoch_s"] for r in measured["scratch_numpy"]],
                                    [r["_runs"]["train_time_per_epoch_s"] for r in measured["pytorch"]])
     torch_row = rows[1]

@@ -1,0 +1,234 @@
+"""The frameworks a comparison measures: one ``Framework`` entry each in ``REGISTRY``,
+and a user's own class as one more (``user_framework``).
+
+An entry says how a worker builds its model (``model_class``), whether it trains or
+only runs inference, its device, why it cannot run on this machine (``unavailable``),
+whose matrix products it uses (``blas``), whether valgrind can count it, and its
+colour in the plots. Everything that runs, counts, reports or offers a framework
+(``compare``, the workers, ``train``/``predict``, the CLI's help, the PNGs) reads it
+from here, so adding a framework is one entry.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One row kind of the comparison."""
+
+    name: str
+    summary: str  # what the row is, in a few words (the CLI's help)
+    model_class: Callable[[], type]  # imports what it needs; run inside the worker
+    unavailable: Callable[[], "str | None"] = lambda: None  # why it cannot run here, or None
+    blas: Callable[[], str] = lambda: ""  # whose matrix products it uses, in words
+    trains: bool = True  # False: inference only (a scratch network trained untimed, exported)
+    device: str = "cpu"
+    counted: bool = True  # valgrind can count its instructions (it runs on the CPU)
+    default: bool = False  # a row of a comparison that names no frameworks
+    checkpoints: bool = False  # ``train``/``predict`` can use it
+    color: str = "#7f7f7f"
+    build_kwargs: dict = field(default_factory=dict)  # passed to the class besides the settings
+    spec: str | None = None  # a user class: "module:Class" or "file.py:Class"
+    layout: str = "in_out"  # a user class: how it stores W
+
+
+def _numpy_network():
+    from .network import NeuralNetwork
+    return NeuralNetwork
+
+
+def _torch_network():
+    from .pytorch_model import INSTALL_HINT, TorchNeuralNetwork, is_torch_available
+    if not is_torch_available():
+        raise ImportError(f"framework 'pytorch' needs torch: {INSTALL_HINT}")
+    return TorchNeuralNetwork
+
+
+def _onnxruntime_model():
+    from .onnx_export import OnnxRuntimeModel
+    return OnnxRuntimeModel
+
+
+def _torch_missing():
+    from .pytorch_model import is_torch_available
+    return None if is_torch_available() else "torch not installed"
+
+
+def _cuda_missing():
+    return _torch_missing() or (None if cuda_available() else
+                                "CUDA not available (torch.cuda.is_available() is False)")
+
+
+def _onnx_missing():
+    from .onnx_export import INSTALL_HINT, is_onnx_available
+    return None if is_onnx_available() else f"onnx/onnxruntime not installed ({INSTALL_HINT})"
+
+
+def _numpy_blas():
+    from .benchmark import numpy_blas
+    return numpy_blas()
+
+
+def _torch_blas():
+    from .benchmark import torch_blas
+    return torch_blas()
+
+
+def cuda_available():
+    """torch imports and sees a CUDA device."""
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+#: The reference every other row's speed ratio and parity are taken against.
+TWIN = "pytorch"
+#: The hand-written network scratchnet ships.
+SCRATCH = "scratch_numpy"
+
+REGISTRY = {framework.name: framework for framework in (
+    Framework(SCRATCH, "scratchnet's NumPy network", _numpy_network, blas=_numpy_blas,
+              default=True, checkpoints=True, color="#1f77b4"),
+    Framework(TWIN, "its PyTorch twin on the CPU", _torch_network, _torch_missing, _torch_blas,
+              default=True, checkpoints=True, color="#ff7f0e"),
+    Framework("pytorch_cuda", "the twin on a CUDA GPU",
+              _torch_network, _cuda_missing, _torch_blas, device="cuda", counted=False,
+              color="#2ca02c", build_kwargs={"device": "cuda"}),
+    Framework("onnxruntime", "the NumPy network exported to ONNX and run by ONNX Runtime, "
+                             "inference only", _onnxruntime_model, _onnx_missing,
+              lambda: "ONNX Runtime's own kernels (MLAS)", trains=False, color="#9467bd"),
+)}
+#: Colours of user rows, in the order they are named.
+USER_COLORS = ("#d62728", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
+
+def names():
+    """Every registered framework's name, in the report's order."""
+    return tuple(REGISTRY)
+
+
+def checkpoint_names():
+    """The frameworks ``train`` and ``predict`` can use."""
+    return tuple(name for name, framework in REGISTRY.items() if framework.checkpoints)
+
+
+def default_names():
+    """The rows of a comparison that names none: the defaults that can run here (pytorch_cuda
+    only where CUDA is available)."""
+    return [name for name, framework in REGISTRY.items()
+            if framework.default or (framework.device == "cuda" and cuda_available())]
+
+
+def get(name, models=None):
+    """The entry of ``name``: a registered framework or one of ``models`` (user frameworks)."""
+    if models and name in models:
+        return models[name]
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown framework {name!r}; valid: {list(REGISTRY)}") from None
+
+
+def color(name, models=None):
+    """The colour of a row in the PNGs."""
+    if name in REGISTRY:
+        return REGISTRY[name].color
+    order = list(models or [])
+    return USER_COLORS[order.index(name) % len(USER_COLORS)] if name in order else "#7f7f7f"
+
+
+def load_user_class(spec):
+    """The class of a user framework, in the worker (see ``scratchnet.check.load_class``)."""
+    from .check import load_class
+    return load_class(spec)
+
+
+#: Set in every worker's environment: a comparison started there (a user's script that
+#: runs one at import, without ``if __name__ == "__main__":``) is refused, not recursed into.
+IN_WORKER = "SCRATCHNET_WORKER"
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
+
+
+def check_model_name(name):
+    """A user row's name: a letter, then up to 39 letters, digits, '_', '.' or '-', and
+    not a registered framework's name."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"models: a row name must be a letter followed by up to 39 letters, "
+                         f"digits, '_', '.' or '-', got {name!r}")
+    if name in REGISTRY:
+        raise ValueError(f"models: {name!r} is a built-in framework's name; give your class "
+                         f"another (built-ins: {list(REGISTRY)})")
+    return name
+
+
+def user_framework(name, model, layout="in_out"):
+    """The entry of a user's class: ``model`` is a class or its spec, ``"package.module:Class"``
+    or ``"path/to/file.py:Class"``. A class must be importable again in a fresh worker
+    process: from its module, or from the file of the script that defined it (run there
+    under another name, so its ``if __name__ == "__main__":`` block does not run)."""
+    from .check import LAYOUTS, load_class
+    name = check_model_name(name)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    if isinstance(model, str):
+        if model.count(":") == 1 and model.split(":")[0].endswith(".py"):
+            where, cls_name = model.split(":")
+            model = f"{os.path.abspath(where)}:{cls_name}"  # the worker may run elsewhere
+        load_class(model)  # fails here, naming the spec, rather than in every worker
+        spec = model
+    else:
+        spec = class_spec(model, name)
+    return user_entry(name, spec, layout)
+
+
+def user_entry(name, spec, layout="in_out"):
+    """The registry entry of a user class already checked by ``user_framework``."""
+    return Framework(name, f"your class {spec}", lambda: _user_factory(spec, layout),
+                     blas=_numpy_blas, spec=spec, layout=layout)
+
+
+def _user_factory(spec, layout):
+    """A callable with the built-in networks' constructor that builds ``UserModel``s."""
+    from .user_model import UserModel
+    cls = load_user_class(spec)
+
+    def build(layer_sizes, activations, precision_config=None, seed=42, loss="mse"):
+        return UserModel(cls, layer_sizes, activations, precision_config, seed, loss, layout)
+    return build
+
+
+def class_spec(cls, name="models"):
+    """``"module:Class"`` for a class a fresh process can import by its module's name (with
+    this process's ``sys.path``), ``"/path/file.py:Class"`` for one from a script or a file
+    loaded by its path; ValueError saying why not for a class from a notebook or one
+    defined inside a function."""
+    if not isinstance(cls, type):
+        raise TypeError(f"models[{name!r}] must be a class or 'module:Class' / 'file.py:Class', "
+                        f"got {type(cls).__name__}")
+    qualname, module_name = cls.__qualname__, cls.__module__
+    if "<locals>" in qualname or "." in qualname:
+        raise ValueError(f"models[{name!r}]: {qualname} is defined inside a function or class; "
+                         f"a worker process can only import a module-level class")
+    path = getattr(sys.modules.get(module_name), "__file__", None)
+    if module_name != "__main__":
+        try:
+            found = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            found = None
+        if found is not None and (path is None or found.origin is None
+                                  or os.path.realpath(found.origin) == os.path.realpath(path)):
+            return f"{module_name}:{qualname}"
+    if not path:
+        raise ValueError(f"models[{name!r}]: {qualname} was defined interactively (a notebook or "
+                         f"the Python prompt); put it in a .py file and import it from there")
+    return f"{os.path.abspath(path)}:{qualname}"
