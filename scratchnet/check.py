@@ -376,6 +376,9 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
                           + (f" (its update is {ratio:.3g} times the reference's)"
                              if ratio is not None and math.isfinite(ratio) else "")
                           + f": {meaning}"))
+    # the gradients themselves, where the class offers them
+    if callable(getattr(cls, "loss_and_gradients", None)):
+        lines.append(_gradient_line(fresh(), reference, start, X, y, n_layers, layout, time_limit))
     # predict, and bad input
     if callable(getattr(cls, "predict", None)):
         reference.set_weights(start)
@@ -402,6 +405,49 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
         else:
             lines.append(Line(label, "warn", detail="computed without an error"))
     return lines, what
+
+
+def _gradient_line(user, reference, start, X, y, n_layers, layout, time_limit):
+    """``loss_and_gradients(X, y)`` on the whole set against the reference's: the loss, then
+    every dW and db, naming the layer nearest the output that differs."""
+    label = "loss_and_gradients (full batch)"
+    reference.set_weights(start)
+    loss_ref, grads_ref = reference.loss_and_gradients(X, y)
+    try:
+        with _time_limit(time_limit, "loss_and_gradients"):
+            returned = user.model.loss_and_gradients(X, y)
+        loss, grads = returned
+        grads = [(_as_array(dW).T if user.transposed else _as_array(dW), _as_array(db).reshape(-1))
+                 for dW, db in grads]
+        loss = float(_as_array(loss))
+    except (Exception, SystemExit) as exc:
+        return _raised(label, exc, layout, "loss_and_gradients")
+    if len(grads) != n_layers:
+        return Line(label, "fail", detail=f"returned {len(grads)} (dW, db) pairs, expected {n_layers}")
+    tolerance = TOLERANCE["float64"]
+    for layer in range(n_layers, 0, -1):
+        for name, mine, ref in (("dW", *[g[layer - 1][0] for g in (grads, grads_ref)]),
+                                ("db", *[g[layer - 1][1] for g in (grads, grads_ref)])):
+            if mine.shape != ref.shape:
+                return Line(label, "fail", detail=f"layer {layer} {name} has shape {mine.shape}, "
+                                                  f"expected {ref.shape}")
+            diff = _largest(mine, ref)
+            if not diff <= tolerance:
+                scale = float(np.vdot(ref, ref))
+                ratio = float(np.vdot(mine, ref)) / scale if scale else None
+                meaning = (f"{name} is zero" if ratio is not None and abs(ratio) < 0.01
+                           else _meaning(name, ratio))
+                return Line(label, "fail", diff, tolerance,
+                            f"layer {layer} {name} differs (the layer nearest the output that does)"
+                            + (f" ({ratio:.3g} times the reference's)" if ratio is not None
+                               and math.isfinite(ratio) else "") + f": {meaning}")
+    diff = max([abs(loss - loss_ref)] + [max(_largest(a, c), _largest(b, d))
+                                         for (a, b), (c, d) in zip(grads, grads_ref)])
+    if not abs(loss - loss_ref) <= tolerance:
+        return Line(label, "fail", abs(loss - loss_ref), tolerance,
+                    f"the gradients agree but the loss is {loss:.6g}, the reference's "
+                    f"{loss_ref:.6g}: is it a sum, or a mean over another count?")
+    return Line(label, "pass", diff, tolerance)
 
 
 def _raised(check, exc, layout, call=None):

@@ -49,6 +49,25 @@ def test_each_planted_bug_is_named(name, activations, failing, words):
     assert lines["forward (float64 inputs)"].status == "pass"
 
 
+@pytest.mark.parametrize("name,activations,words", [
+    ("MissingMseFactor", ("relu", "softmax"), ["layer 2 dW differs", "0.5 times", "missing the 2"]),
+    ("SigmoidDerivativeOff", ("sigmoid", "softmax"), ["layer 1 dW differs", "activation's derivative"]),
+    ("LossIsASum", ("relu", "softmax"), ["the gradients agree but the loss is", "is it a sum"]),
+])
+def test_loss_and_gradients_are_compared_where_the_class_offers_them(name, activations, words):
+    lines, _ = card(name, activations=activations)
+    line = lines["loss_and_gradients (full batch)"]
+    assert line.status == "fail", line
+    for word in words:
+        assert word in line.detail, line.detail
+
+
+def test_gradients_of_a_correct_class_agree_in_either_layout():
+    for name, layout in (("StudentNetwork", "in_out"), ("TransposedStudent", "out_in")):
+        line = card(name, layout=layout)[0]["loss_and_gradients (full batch)"]
+        assert line.status == "pass" and line.figure <= check.TOLERANCE["float64"], (name, line)
+
+
 def test_the_wrong_layout_fails_with_a_hint():
     lines, _ = card("TransposedStudent")
     assert "--layout out_in" in lines["forward (float64 inputs)"].detail
@@ -64,7 +83,7 @@ def test_without_torch_the_numpy_network_is_the_reference(monkeypatch):
 
 @pytest.mark.parametrize("spec,status,words", [
     ("student_mlp:StudentNetwork", 0, "student_mlp:StudentNetwork: matches"),
-    ("student_mlp.py:MissingMseFactor", 1, "student_mlp.py:MissingMseFactor: 2 check(s) failed"),
+    ("student_mlp.py:MissingMseFactor", 1, "student_mlp.py:MissingMseFactor: 3 check(s) failed"),
 ])
 def test_the_command_exits_with_the_verdict(spec, status, words):
     result = subprocess.run([sys.executable, "-m", "scratchnet", "check", spec], cwd=STUDENTS,

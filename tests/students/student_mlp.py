@@ -55,15 +55,29 @@ class StudentNetwork:
             return upstream * a * (1 - a)
         return upstream
 
-    def _step(self, X, target, alpha):
+    def _gradients(self, X, target):
+        """[(dW, db)] per layer, first layer first."""
         out = self.forward(X, training=True)
         delta = self._output_delta(out, target)
+        grads = []
         for layer in range(len(self.W) - 1, -1, -1):
-            dW = self._a[layer].T @ delta
-            db = delta.sum(axis=0)
+            grads.insert(0, (self._a[layer].T @ delta, delta.sum(axis=0)))
             if layer > 0:
                 delta = self._hidden_delta(self.activations[layer - 1], self._a[layer],
                                            delta @ self.W[layer].T)
+        return grads
+
+    def _loss(self, out, target):
+        return np.mean((out - target) ** 2)
+
+    def loss_and_gradients(self, X, y):
+        X = np.asarray(X, dtype=float)
+        target = np.eye(self.W[-1].shape[1])[np.asarray(y)]
+        grads = self._gradients(X, target)
+        return self._loss(self._a[-1], target), grads
+
+    def _step(self, X, target, alpha):
+        for layer, (dW, db) in enumerate(self._gradients(X, target)):
             self._update(layer, dW, db, alpha)
 
     def _update(self, layer, dW, db, alpha):
@@ -123,6 +137,10 @@ class TransposedStudent(StudentNetwork):
     def set_weights(self, weights):
         super().set_weights([(np.asarray(W).T, b) for W, b in weights])
 
+    def loss_and_gradients(self, X, y):
+        loss, grads = super().loss_and_gradients(X, y)
+        return loss, [(dW.T, db) for dW, db in grads]
+
 
 class NaNAfterFit(StudentNetwork):
     def fit(self, X, y, epochs, alpha, batch_size, seed=None):
@@ -160,3 +178,8 @@ class Float32Student(StudentNetwork):
     def set_weights(self, weights):
         self.W = [np.array(W, dtype=np.float32) for W, _ in weights]
         self.b = [np.array(b, dtype=np.float32) for _, b in weights]
+
+
+class LossIsASum(StudentNetwork):
+    def _loss(self, out, target):
+        return np.sum((out - target) ** 2)
