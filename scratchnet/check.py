@@ -4,8 +4,8 @@
 weights and compares, each as a line of a report card with the measured
 figure and its tolerance: the API; forward outputs in float64 and float32;
 one SGD step (a full batch, so the batch order cannot matter), layer by
-layer, W and b; several epochs of mini-batches with a seed; ``predict``; and
-whether NaN input and a wrong width are refused (warnings, not failures).
+layer, W and b; several epochs of mini-batches with a seed;
+``loss_and_gradients`` where the class has it; ``predict``; and whether NaN input and a wrong width are refused (warnings, not failures).
 
 The protocol (the seed's, and ``NeuralNetwork``'s): ``Class(layer_sizes,
 activations, seed=...)`` (``precision_config`` and ``seed`` are passed only
