@@ -10,8 +10,30 @@ Anything a commit lacks (torch, an API) raises NotImplementedError from
 setup, which asv records as "skipped" for that commit instead of failing.
 """
 import math
+import os
 
+
+def _user_models(text):
+    """{row name: (spec, layout)} of ``SCRATCHNET_MODELS``: comma-separated
+    ``NAME=package.module:Class`` entries, each optionally ending in ``@out_in``."""
+    models = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, _, spec = entry.partition("=")
+        spec, _, layout = spec.partition("@")
+        if not name or ":" not in spec:
+            raise ValueError(f"SCRATCHNET_MODELS: {entry!r} is not NAME=package.module:Class"
+                             f"[@out_in]")
+        models[name] = (spec, layout or "in_out")
+    return models
+
+
+#: Your own classes, tracked beside the built-in networks in the training, inference and
+#: error-rate benchmarks (read when asv discovers the suite).
+USER_MODELS = _user_models(os.environ.get("SCRATCHNET_MODELS", ""))
+#: The built-in networks: the parity and instruction benchmarks compare or count these.
 FRAMEWORKS = ["scratch_numpy", "pytorch"]
+#: The rows of the training, inference and error-rate benchmarks.
+MODEL_FRAMEWORKS = FRAMEWORKS + list(USER_MODELS)
 PRESET_NAMES = ["default", "deep", "wide"]
 PRESETS = {
     "default": dict(layer_sizes=[784, 64, 10], activations=["relu", "softmax"], n_samples=512,
@@ -31,7 +53,7 @@ class FrameworkPresetBenchmark:
     instead of all cores).
     """
 
-    params = [FRAMEWORKS, PRESET_NAMES]
+    params = [MODEL_FRAMEWORKS, PRESET_NAMES]
     param_names = ["framework", "preset"]
     version = "2"
     timeout = 300
@@ -67,7 +89,7 @@ def trained_models():
     probabilities (float64); a framework this commit cannot build is left out."""
     data = all_preset_data()
     trained = {}
-    for framework in FRAMEWORKS:
+    for framework in MODEL_FRAMEWORKS:
         for preset in PRESET_NAMES:
             try:
                 model = build(framework, preset)
@@ -110,6 +132,12 @@ def model_class(framework):
         raise NotImplementedError(f"scratchnet does not import: {exc}")
     if framework == "scratch_numpy":
         return scratchnet.NeuralNetwork
+    if framework in USER_MODELS:
+        try:
+            from scratchnet.frameworks import user_entry
+        except ImportError:
+            raise NotImplementedError("scratchnet.frameworks (user classes) is missing at this commit")
+        return user_entry(framework, *USER_MODELS[framework]).model_class()
     try:
         if not scratchnet.is_torch_available():
             raise NotImplementedError("torch is not installed")

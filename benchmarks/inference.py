@@ -7,9 +7,9 @@ or onnxruntime is not installed, or the commit has no ``scratchnet.onnx_export``
 import os
 import tempfile
 
-from .common import FRAMEWORKS, PRESET_NAMES, THREADS, TrainedBenchmark, build, use_threads
+from .common import MODEL_FRAMEWORKS, PRESET_NAMES, THREADS, TrainedBenchmark, build, use_threads
 
-INFERENCE_FRAMEWORKS = FRAMEWORKS + ["onnxruntime"]
+INFERENCE_FRAMEWORKS = MODEL_FRAMEWORKS + ["onnxruntime"]
 
 # Trained models of this benchmark process, built once by the first setup.
 _models = {}

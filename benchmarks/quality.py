@@ -4,11 +4,11 @@ every figure (``scratchnet export`` reports the accuracy as 1 - error rate).
 """
 import numpy as np
 
-from .common import FRAMEWORKS, PRESET_NAMES, TrainedBenchmark
+from .common import FRAMEWORKS, MODEL_FRAMEWORKS, PRESET_NAMES, USER_MODELS, TrainedBenchmark
 
 
 class Accuracy(TrainedBenchmark):
-    params = [FRAMEWORKS, PRESET_NAMES]
+    params = [MODEL_FRAMEWORKS, PRESET_NAMES]
     param_names = ["framework", "preset"]
     version = "1"
 
@@ -39,3 +39,23 @@ class Parity(TrainedBenchmark):
         return float(np.max(np.abs(scratch - torch)))
 
     track_parity.unit = "max abs diff"
+
+
+if USER_MODELS:  # only where SCRATCHNET_MODELS names classes: asv needs a parameter value
+    class YourParity(TrainedBenchmark):
+        """Each of your classes (``SCRATCHNET_MODELS``) against the PyTorch twin."""
+
+        params = [list(USER_MODELS), PRESET_NAMES]
+        param_names = ["framework", "preset"]
+        version = "1"
+
+        def setup(self, cache, framework, preset):
+            for name in (framework, "pytorch"):
+                self.trained(cache, name, preset)
+
+        def track_parity_with_the_twin(self, cache, framework, preset):
+            """Largest |p_yours - p_torch| on the held-out split after identical training."""
+            mine, torch = (self.trained(cache, name, preset)["proba"] for name in (framework, "pytorch"))
+            return float(np.max(np.abs(mine - torch)))
+
+        track_parity_with_the_twin.unit = "max abs diff"

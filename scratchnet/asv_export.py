@@ -25,6 +25,7 @@ from . import reports
 from .asv_results import check_benchmarks, check_machine, check_result, int_or_none, read_json
 from .benchmark import Timing
 from .compare import PRESETS, add_roofline, held_out_size
+from .frameworks import REGISTRY, SCRATCH, TWIN
 from .ratios import RATIO_COLUMNS, ratio_with_interval
 
 #: asv benchmark (last part of its name) -> report column. Every benchmark of the suite is
@@ -37,6 +38,7 @@ METRICS = {
     "track_train_memory_mb": "peak_memory_mb",
     "track_error_rate": "final_accuracy",
     "track_parity": "parity_max_abs_diff",
+    "track_parity_with_the_twin": "parity_max_abs_diff",
     "time_sgemm": "sgemm_gflops_per_s",
     "track_train_step_instructions": "train_step_instructions",
     "track_inference_instructions": "inference_instructions",
@@ -235,11 +237,14 @@ def derive(by_key, machine_figures):
             runs = _fewest(train.runs, sgemm.runs)
             for column in ("sgemm_gflops_per_s", "train_gflops_per_s", "fraction_of_sgemm"):
                 figures[column] = (row[column], runs)
-        scratch = by_key.get((preset, "scratch_numpy"))
-        if framework == "scratch_numpy" or scratch is None:
+        # the numerator is a hand-written network: scratch_numpy over a framework's row, a
+        # user class's row over the twin's (as compare's ratios)
+        top, bottom = ((measured, by_key.get((preset, TWIN))) if framework not in REGISTRY
+                       else (by_key.get((preset, SCRATCH)), measured))
+        if framework == SCRATCH or top is None or bottom is None:
             continue
         for column, ratio_column in RATIO_COLUMNS.items():
-            ours, theirs = scratch.get(column), measured.get(column)
+            ours, theirs = top.get(column), bottom.get(column)
             if ours is None or theirs is None or not ours.value or not theirs.value:
                 continue
             low = high = None
@@ -266,8 +271,9 @@ def report_rows(result, machine_info, benchmarks, machine):
     rows = []
     commit = result["commit_hash"]
     requirements = result.get("requirements") or {}
+    users = sorted({framework for _, framework in by_key if framework and framework not in REGISTRY})
     for preset in PRESETS:
-        for framework in ("scratch_numpy", "pytorch", "onnxruntime"):
+        for framework in [*REGISTRY, *users]:  # the built-in rows, then the user classes'
             found = by_key.get((preset, framework))
             if not found:
                 continue
@@ -367,6 +373,8 @@ def write_history_png(rows, path):
 
     commits = list(dict.fromkeys(row["commit"] for row in rows))
     metrics = [m for m in UNITS if any(row["metric"] == m for row in rows)]
+    users = sorted({row["framework"] for row in rows if row["framework"]
+                    and row["framework"] not in REGISTRY})
     columns = 2
     n_rows = math.ceil(max(1, len(metrics)) / columns)
     figure = Figure(figsize=(12, 1.4 + 3.2 * n_rows), dpi=100, layout="constrained")
@@ -378,12 +386,14 @@ def write_history_png(rows, path):
         series = {}
         for row in rows:
             if row["metric"] == metric and row["value"] is not None:
-                who = ("scratch_numpy vs pytorch" if metric in PAIR_METRICS else
+                who = (f"{row['framework']} vs pytorch" if metric in PAIR_METRICS
+                       and row["framework"] not in REGISTRY else
+                       "scratch_numpy vs pytorch" if metric in PAIR_METRICS else
                        "NumPy sgemm 2048x2048" if metric in MACHINE_METRICS else row["framework"])
                 series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
         for (who, preset), values in sorted(series.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
             xs = [commits.index(c) for c in commits if c in values]
-            color = reports.COLORS.get(who, "black")
+            color = reports.COLORS.get(who, reports.color(who, users) if who in users else "black")
             ys = [values[commits[x]][0] for x in xs]
             ax.plot(xs, ys, styles.get(preset, "-"), color=color)
             single = [values[commits[x]][1] == 1 for x in xs]
@@ -442,8 +452,11 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
         files = [f for f in files if f.get("env_name") == picked]
     candidates = files
     if branch is not None:
-        on_branch = branch_commits(branch, repo)
-        candidates = [f for f in files if f["commit_hash"] in on_branch]
+        # the branch's own order, oldest first: commits made within the same second have
+        # equal dates, and the newest of them is the one the branch points to
+        age = {commit: position for position, commit in enumerate(branch_commits(branch, repo))}
+        candidates = sorted((f for f in files if f["commit_hash"] in age),
+                            key=lambda f: -age[f["commit_hash"]])
         if not candidates and commit is None:
             raise ValueError(f"no results for a commit of branch {branch!r} on machine {machine!r} "
                              f"in {results_dir}; pick a commit with --commit")
@@ -456,8 +469,11 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
     # One series, as asv's own graphs: the chosen result's environment only, and with a
     # branch its commits (and the chosen one), as asv publish graphs a branch.
     series = [f for f in candidates if f["commit_hash"] != chosen["commit_hash"]] + [chosen]
+    order = {id(f): i for i, f in enumerate(candidates)}  # the branch's order, else the dates'
     history = history_rows(sorted((f for f in series if f.get("env_name") == chosen.get("env_name")),
-                                  key=lambda d: (d["date"], d["commit_hash"])),
+                                  key=lambda d: (order.get(id(d), len(order)), d["date"],
+                                                 d["commit_hash"]) if branch is not None
+                                  else (d["date"], d["commit_hash"])),
                            benchmarks, machine)
     paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
     paths["history_png"] = os.path.join(out, HISTORY_FILES["png"])
@@ -491,7 +507,7 @@ def _pick_commit(files, commit, results_dir, machine):
 
 
 def branch_commits(branch, repo="."):
-    """The hashes of every commit of ``branch`` (``git rev-list``), as a set."""
+    """The hashes of every commit of ``branch``, newest first (``git rev-list``'s order)."""
     if not branch or branch.startswith("-"):
         raise ValueError(f"branch must be a branch or commit name not starting with '-', got "
                          f"{branch!r}")
@@ -504,7 +520,7 @@ def branch_commits(branch, repo="."):
     if done.returncode != 0:
         raise ValueError(f"cannot list the commits of branch {branch!r} in {repo}: "
                          f"{done.stderr.strip()}; pick a commit with --commit")
-    return set(done.stdout.split())
+    return done.stdout.split()
 
 
 def configured_branch(config="asv.conf.json"):

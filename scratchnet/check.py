@@ -175,10 +175,10 @@ class _User:
         return out
 
 
-def user_weights_setter(model, layout):
-    """``set_weights`` of a user's instance taking (W (fan_in, fan_out), b) pairs whatever
-    its ``layout``."""
-    return _User(model, layout).set_weights
+def user_view(model, layout):
+    """A user's instance seen through ``get_weights``/``set_weights`` of (W (fan_in, fan_out),
+    b) pairs, whatever its ``layout``."""
+    return _User(model, layout)
 
 
 class WeightsError(ValueError):

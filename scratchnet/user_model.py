@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check import CheckError, build_user_class, user_weights_setter
+from .check import CheckError, build_user_class, user_view
 from .init import initialize_weights
 from .precision import PrecisionConfig
 
@@ -27,13 +27,18 @@ class UserModel:
         self.dtype = np.dtype(config.train_dtype)
         self.model = build_user_class(cls, layer_sizes, activations, seed, config.train_dtype,
                                       loss=loss)
+        self._view, self.n_layers = user_view(self.model, layout), len(layer_sizes) - 1
         try:
-            user_weights_setter(self.model, layout)(initialize_weights(layer_sizes, activations, seed))
+            self._view.set_weights(initialize_weights(layer_sizes, activations, seed))
         except (Exception, SystemExit) as exc:
             raise CheckError(f"{cls.__name__}.set_weights refused scratchnet's initial weights "
                              f"(layout {layout}): {type(exc).__name__}: {exc}; "
                              f"`scratchnet check` says more") from None
         self.n_outputs = layer_sizes[-1]
+
+    def get_weights(self):
+        """[(W (fan_in, fan_out), b (fan_out,))] as float64, whatever the class's layout."""
+        return self._view.get_weights(self.n_layers)
 
     def fit(self, X, y, epochs, alpha, batch_size, seed=None, **_):
         return self.model.fit(np.asarray(X, dtype=self.dtype), y, epochs=epochs, alpha=alpha,

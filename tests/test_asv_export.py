@@ -477,6 +477,23 @@ def test_the_newest_commit_is_taken_from_the_branch(real_results, tmp_path):
 
 
 @real_asv
+def test_commits_of_the_same_second_are_ordered_by_the_branch(real_results, tmp_path):
+    """HEAD and its parent made within one second have equal dates: the newest is the one
+    the branch points to, whatever the hashes' order."""
+    results, path, head = copy_results(real_results, tmp_path)
+    parent = subprocess.run(["git", "rev-parse", "HEAD^"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    older = path.with_name(parent[:8] + "-" + path.name.split("-", 1)[1])
+    shutil.copy(path, older)
+    date = json.loads(path.read_text())["date"]
+    edit(older, lambda d: d.update(commit_hash=parent, date=date))
+    rows, paths = asv_export.export(results, out=tmp_path / "on", branch="HEAD", repo=ROOT)
+    assert rows[0]["commit"] == head
+    history = [h["commit"] for h in csv.DictReader(open(paths["history_csv"]))]
+    assert list(dict.fromkeys(history)) == [parent, head]
+
+
+@real_asv
 def test_history_keeps_one_environment_and_the_current_suite(real_results, tmp_path):
     results, path, head = copy_results(real_results, tmp_path)
     other_env = path.with_name(path.name.split("-", 1)[0] + "-virtualenv-py3.11.json")
@@ -872,3 +889,29 @@ def test_the_export_command_reports_a_malformed_file_in_one_line(tmp_path, case)
     assert done.stderr.splitlines() == [f"scratchnet export: error: {expected}"]
     assert str(results) in done.stderr and (field is None or f"'{field}'" in done.stderr)
     assert not (tmp_path / "out").exists()
+
+
+@real_asv
+def test_your_own_class_is_tracked_by_the_suite_and_exported(asv_work, tmp_path):
+    """SCRATCHNET_MODELS adds a user class to the training, error-rate and parity benchmarks;
+    the exporter gives it a row whose ratio is its time over the twin's."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    results = tmp_path / "results"
+    config = json.loads((asv_work / "asv.json").read_text())
+    config["results_dir"] = str(results)
+    (asv_work / "asv-user.json").write_text(json.dumps(config))
+    student = ROOT / "tests" / "students" / "student_mlp.py"
+    asv(asv_work, "run", "-E", "existing", "--quick", "--bench",
+        r"Training\.time_train_epoch|track_parity|track_error_rate", "--machine", "testbox",
+        "--set-commit-hash", head, config="asv-user.json",
+        SCRATCHNET_MODELS=f"student={student}:StudentNetwork")
+    rows, _ = asv_export.export(results, out=tmp_path / "reports")
+    by = {(r["preset"], r["framework"]): r for r in rows}
+    for preset in ("default", "deep", "wide"):
+        student, torch_row = by[preset, "student"], by[preset, "pytorch"]
+        assert student["status"] == "ok", student["notes"]
+        assert student["parity_max_abs_diff"] <= reports.PARITY_LIMIT["float32"]
+        assert student["final_accuracy"] == pytest.approx(torch_row["final_accuracy"], abs=0.01)
+        assert student["train_time_ratio"] == pytest.approx(
+            student["train_time_per_epoch_s"] / torch_row["train_time_per_epoch_s"])
