@@ -22,11 +22,19 @@ from .registry import lookup
 
 
 class Activation(NamedTuple):
+    """One activation, and its name in every backend: this table is the only place an
+    activation name is translated."""
+
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     forward_: Callable[[np.ndarray], None]
     backward_: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+    torch_module: str  # the torch.nn class of the PyTorch twin's layer
+    onnx_op: str | None  # the ONNX operator of the exported graph (None: no node)
+    initializer: str  # "he" (normal, sqrt(2 / fan_in)) or "glorot" (uniform); see init.py
+    torch_kwargs: dict = {}
+    onnx_attributes: dict = {}
 
 
 def relu_forward(z):
@@ -133,14 +141,17 @@ def softmax_backward_(d, a, scratch):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", relu_forward, relu_backward, relu_forward_, relu_backward_),
+    "relu": Activation("relu", relu_forward, relu_backward, relu_forward_, relu_backward_,
+                       "ReLU", "Relu", "he"),
     "sigmoid": Activation("sigmoid", sigmoid_forward, sigmoid_backward, sigmoid_forward_,
-                          sigmoid_backward_),
-    "tanh": Activation("tanh", tanh_forward, tanh_backward, tanh_forward_, tanh_backward_),
+                          sigmoid_backward_, "Sigmoid", "Sigmoid", "glorot"),
+    "tanh": Activation("tanh", tanh_forward, tanh_backward, tanh_forward_, tanh_backward_,
+                       "Tanh", "Tanh", "glorot"),
     "linear": Activation("linear", linear_forward, linear_backward, linear_forward_,
-                         linear_backward_),
+                         linear_backward_, "Identity", None, "glorot"),
     "softmax": Activation("softmax", softmax_forward, softmax_backward, softmax_forward_,
-                          softmax_backward_),
+                          softmax_backward_, "Softmax", "Softmax", "glorot",
+                          torch_kwargs={"dim": 1}, onnx_attributes={"axis": 1}),
 }
 
 #: Activations allowed only on the last layer (they normalise across a row).

@@ -9,6 +9,7 @@ import numpy as np
 from .base import TrainingDivergedError
 from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
 from .onnx_export import DEFAULT_OPSET
+from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .frameworks import REGISTRY
 from .training import TRAIN_FRAMEWORKS
 
@@ -40,8 +41,9 @@ def _add_training_arguments(parser):
     parser.add_argument("--layer-sizes", type=_int_list, default=[784, 64, 10],
                         help="comma-separated layer widths (default: 784,64,10)")
     parser.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
-                        help="comma-separated activations, one per layer: relu, sigmoid, tanh, "
-                             "linear, softmax (last only) (default: relu,softmax)")
+                        help="comma-separated activations, one per layer: " + ", ".join(
+                            name + (" (last only)" if name in OUTPUT_ONLY else "")
+                            for name in ACTIVATIONS) + " (default: relu,softmax)")
     parser.add_argument("--loss", default="mse", help="mse or cross_entropy (default: mse)")
     parser.add_argument("--epochs", type=int, default=3, help="default: 3")
     parser.add_argument("--alpha", type=float, default=0.1, help="SGD learning rate (default: 0.1)")

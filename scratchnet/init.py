@@ -1,6 +1,6 @@
 """The one weight initializer both models use.
 
-He (Kaiming) normal for layers followed by ReLU, std = sqrt(2 / fan_in);
+He (Kaiming) normal for layers whose activation says "he" (ReLU), std = sqrt(2 / fan_in);
 Glorot (Xavier) uniform for every other activation, limit = sqrt(6 / (fan_in + fan_out));
 biases zero. Weights are drawn in float64 from ``numpy.random.default_rng(seed)``,
 layer by layer, and cast afterwards, so a float32 and a float64 network of the
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import get_activation
+
 
 def initial_std(fan_in, fan_out, activation):
     """The standard deviation of a layer's initial weights: sqrt(2 / fan_in) for He normal,
     limit / sqrt(3) = sqrt(2 / (fan_in + fan_out)) for Glorot uniform."""
-    return float(np.sqrt(2.0 / fan_in if activation == "relu" else 2.0 / (fan_in + fan_out)))
+    he = get_activation(activation).initializer == "he"
+    return float(np.sqrt(2.0 / fan_in if he else 2.0 / (fan_in + fan_out)))
 
 
 def initialize_weights(layer_sizes, activations, seed):
@@ -23,7 +26,7 @@ def initialize_weights(layer_sizes, activations, seed):
     rng = np.random.default_rng(seed)
     params = []
     for fan_in, fan_out, activation in zip(layer_sizes[:-1], layer_sizes[1:], activations):
-        if activation == "relu":
+        if get_activation(activation).initializer == "he":
             W = rng.normal(0.0, initial_std(fan_in, fan_out, activation),
                            size=(fan_in, fan_out))  # (in, out)
         else:

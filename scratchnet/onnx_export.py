@@ -36,6 +36,7 @@ import tempfile
 
 import numpy as np
 
+from .activations import get_activation
 from .base import BaseNetwork
 from .files import atomic_write, check_output_path
 from .losses import get_loss
@@ -59,9 +60,6 @@ _GRAPH_ONLY_MAX_BYTES = 16 << 20
 # Each weight starts at a multiple of this in the data file, so it can be memory-mapped.
 _EXTERNAL_ALIGNMENT = 4096
 _WRITE_CHUNK_BYTES = 64 << 20
-
-_ACTIVATION_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
-                   "linear": None}
 
 
 def _import_onnx():
@@ -138,15 +136,15 @@ def _graph(model, opset, dtype, initializer):
         initializers += [initializer(W, f"W{i}"),  # (fan_in, fan_out), as the network keeps it
                          initializer(b, f"b{i}")]  # (fan_out,)
         del W, b  # written: a copy of a large model need not live until the graph is done
-        op = _ACTIVATION_OPS[activation]
+        op = get_activation(activation).onnx_op
         last = i == len(model.activations) - 1
         z = "output" if last and op is None else f"z{i}"
         nodes.append(helper.make_node("Gemm", [current, f"W{i}", f"b{i}"], [z], name=f"dense{i}"))
         current = z
         if op is not None:
             a = "output" if last else f"a{i}"
-            attributes = {"axis": 1} if op == "Softmax" else {}
-            nodes.append(helper.make_node(op, [z], [a], name=f"{activation}{i}", **attributes))
+            nodes.append(helper.make_node(op, [z], [a], name=f"{activation}{i}",
+                                          **get_activation(activation).onnx_attributes))
             current = a
     graph = helper.make_graph(
         nodes, "scratchnet_mlp",

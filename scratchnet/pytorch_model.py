@@ -18,6 +18,7 @@ import copy
 
 import numpy as np
 
+from .activations import get_activation
 from .base import BaseNetwork
 from .validation import check_features, check_labels
 
@@ -40,8 +41,8 @@ def is_torch_available():
 
 
 def _activation_module(name):
-    return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
-            "linear": nn.Identity, "softmax": lambda: nn.Softmax(dim=1)}[name]()
+    activation = get_activation(name)
+    return getattr(nn, activation.torch_module)(**activation.torch_kwargs)
 
 
 # The one place the layouts meet: NumPy keeps W as (fan_in, fan_out),

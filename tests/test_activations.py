@@ -1,4 +1,6 @@
 """Properties of the activation registry (Hypothesis) and agreement with torch."""
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -120,3 +122,24 @@ def test_in_place_twins_compute_the_pure_values(name, z, seed):
     d, scratch = da.copy(), np.empty_like(z)
     activation.backward_(d, a, scratch)
     assert_close(d, activation.backward(da, z, a), 1e-15 * (1 + np.abs(da).max()), f"{name} backward_")
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation_exists_in_every_backend(name, tmp_path):
+    """One table names each activation's torch module and ONNX operator: a network whose
+    layer uses it computes the same in NumPy, in the PyTorch twin and in ONNX Runtime."""
+    from scratchnet import NeuralNetwork, PrecisionConfig
+    config = PrecisionConfig(train_dtype="float32", infer_precision="float32")
+    model = NeuralNetwork([5, 4], [name], precision_config=config, seed=3)
+    X = np.random.default_rng(3).normal(size=(7, 5)).astype(np.float32)  # (N, D)
+    expected = model.forward(X)
+    if importlib.util.find_spec("torch"):
+        from scratchnet import TorchNeuralNetwork
+        twin = TorchNeuralNetwork([5, 4], [name], precision_config=config, seed=3)
+        layer = list(twin._module.modules())[-1]
+        assert type(layer).__name__ == ACTIVATIONS[name].torch_module
+        assert_close(twin.forward(X), expected, 1e-6, f"{name}: twin vs NumPy")
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        from scratchnet.onnx_export import OnnxRuntimeModel, export_onnx
+        path = export_onnx(model, str(tmp_path / "model.onnx"), dtype="float32")
+        assert_close(OnnxRuntimeModel(path).forward(X), expected, 1e-6, f"{name}: ONNX Runtime vs NumPy")
