@@ -1,7 +1,11 @@
 """What the NumPy network and its PyTorch twin share: the public API, argument
-checks, the epoch/batch loop, the history format and checkpoints.
+checks, the epoch/batch loop, the history format and checkpoints; and what every
+model that infers shares with ONNX Runtime's (``Predictor``).
 
-A subclass supplies the arithmetic through a handful of hooks:
+A subclass supplies the arithmetic through abstract hooks, and calls
+``self._set_params(self._initial_params())`` at the end of its own ``__init__``
+(the base constructor only checks and stores the settings, so no hook runs
+before the subclass is ready):
 
 - ``_set_params(list of (W (in, out), b (out,)) float64 or float32 arrays)``
 - ``_get_params() -> list of (W, b)`` NumPy arrays in the training dtype
@@ -12,10 +16,12 @@ A subclass supplies the arithmetic through a handful of hooks:
   epoch's samples start:stop
 - ``_logits_and_outputs(X (N, D), dtype name) -> (z (N, K), a (N, K))`` NumPy arrays
 - ``_loss_value(z, a, labels) -> float`` with the framework's own loss function
+- ``loss_and_gradients(X, y) -> (loss, [(dW, db), ...])``: public, for the gradient checks
 """
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -65,9 +71,60 @@ def _largest(W, b):
     return float(np.max([W.max(), -W.min(), b.max(), -b.min()]))
 
 
-class BaseNetwork:
+class Predictor(ABC):
+    """The inference API every model shares: ``forward`` is its own; ``predict_proba`` and
+    ``predict`` follow from it."""
+
+    @abstractmethod
+    def forward(self, X, training=False, precision=None):
+        """Output activations (N, K) as a NumPy array."""
+
+    def predict_proba(self, X, precision=None):
+        """Output activations (N, K): class probabilities for a softmax output."""
+        return self.forward(X, precision=precision)
+
+    def predict(self, X, precision=None):
+        """Predicted class labels (N,) int64: the argmax of the outputs (first on ties)."""
+        return self.forward(X, precision=precision).argmax(axis=1)
+
+
+class BaseNetwork(Predictor):
     #: The name this model has in reports ("scratch_numpy", "pytorch").
     framework = ""
+
+    # ------------------------------------------------------------ the hooks
+    @abstractmethod
+    def _set_params(self, params):
+        """Take [(W (in, out), b (out,))] float64 or float32 arrays as the weights."""
+
+    @abstractmethod
+    def _get_params(self):
+        """The weights [(W, b)] as NumPy arrays in the training dtype."""
+
+    @abstractmethod
+    def _prepare_training_data(self, X, labels):
+        """X (N, D) in the training dtype and labels (N,) int64 in the framework's form."""
+
+    @abstractmethod
+    def _epoch_data(self, data, order):
+        """The prepared data in this epoch's order (N,)."""
+
+    @abstractmethod
+    def _train_step(self, epoch_data, start, stop, alpha):
+        """(batch loss, n_correct) of samples start:stop; if the loss is finite, backward
+        pass and SGD update."""
+
+    @abstractmethod
+    def _logits_and_outputs(self, X, dtype):
+        """(z (N, K), a (N, K)) NumPy arrays computed in ``dtype``."""
+
+    @abstractmethod
+    def _loss_value(self, logits, outputs, labels):
+        """The loss as a float, with the framework's own loss function."""
+
+    @abstractmethod
+    def loss_and_gradients(self, X, y):
+        """(loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) on (X, y), weights unchanged."""
 
     def __init__(self, layer_sizes, activations, precision_config=None, seed=42, loss="mse"):
         sizes, names, loss_name = check_architecture(layer_sizes, activations, loss)
@@ -84,7 +141,10 @@ class BaseNetwork:
         # fit(seed=None) continues this generator, so two models built with the
         # same seed visit the batches in the same order call after call.
         self._shuffle_rng = np.random.default_rng([self.seed, 1])
-        self._set_params(initialize_weights(sizes, names, self.seed))
+
+    def _initial_params(self):
+        """The weights every framework starts from (``scratchnet.init``)."""
+        return initialize_weights(self.layer_sizes, self.activations, self.seed)
 
     @property
     def train_dtype(self):
@@ -237,14 +297,6 @@ class BaseNetwork:
         dtype = self._check_precision(precision, training)
         X = check_features(X, self.layer_sizes[0], dtype=dtype)
         return self._logits_and_outputs(X, dtype)[1]
-
-    def predict_proba(self, X, precision=None):
-        """Output activations (N, K): class probabilities for a softmax output."""
-        return self.forward(X, precision=precision)
-
-    def predict(self, X, precision=None):
-        """Predicted class labels (N,) int64: the argmax of the outputs (first on ties)."""
-        return self.forward(X, precision=precision).argmax(axis=1)
 
     def evaluate(self, X, y, precision=None):
         """``{"loss": float, "accuracy": float}`` on (X, y) with the model's loss."""

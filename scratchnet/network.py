@@ -48,6 +48,7 @@ class NeuralNetwork(BaseNetwork):
         self._activation_fns = [get_activation(name) for name in self.activations]
         self._loss_fn = get_loss(self.loss)
         self._buffers = None
+        self._set_params(self._initial_params())
 
     def _set_params(self, params):
         self._params = [(np.array(W, dtype=self.train_dtype), np.array(b, dtype=self.train_dtype))

@@ -37,7 +37,7 @@ import tempfile
 import numpy as np
 
 from .activations import get_activation
-from .base import BaseNetwork
+from .base import BaseNetwork, Predictor
 from .files import atomic_write, check_output_path
 from .losses import get_loss
 from .precision import INFER_PRECISIONS, check_dtype_name
@@ -279,7 +279,7 @@ def _external_tensor(array, name, dtype, data, location):
     return tensor
 
 
-class OnnxRuntimeModel:
+class OnnxRuntimeModel(Predictor):
     """An exported network run by ONNX Runtime on the CPU, with the networks' inference API.
 
     ``OnnxRuntimeModel(path, loss="mse", threads=None)``: ``threads`` sets the
@@ -328,12 +328,6 @@ class OnnxRuntimeModel:
             outputs = outputs.astype(check_dtype_name(precision, "precision", INFER_PRECISIONS),
                                      copy=False)
         return outputs
-
-    def predict_proba(self, X, precision=None):
-        return self.forward(X, precision=precision)
-
-    def predict(self, X, precision=None):
-        return self.forward(X, precision=precision).argmax(axis=1)
 
     def evaluate(self, X, y, precision=None):
         """``{"loss", "accuracy"}``: the loss is computed from the outputs, so for

@@ -73,8 +73,9 @@ class TorchNeuralNetwork(BaseNetwork):
             raise ImportError(f"TorchNeuralNetwork needs PyTorch, which is not installed: "
                               f"{INSTALL_HINT}")
         self.device = self._check_device(device)
-        self._module = None
         super().__init__(layer_sizes, activations, precision_config, seed, loss)
+        self._build_module()
+        self._set_params(self._initial_params())
 
     @staticmethod
     def _check_device(device):
@@ -108,8 +109,6 @@ class TorchNeuralNetwork(BaseNetwork):
         return self._module
 
     def _set_params(self, params):
-        if self._module is None:
-            self._build_module()
         for linear, (W, b) in zip(self._linears, params):
             _linear_from_numpy(linear, np.asarray(W, dtype=self.train_dtype),
                                np.asarray(b, dtype=self.train_dtype))

@@ -299,3 +299,27 @@ def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_dat
         small.fit(small_data[0], small_data[1], epochs=1, alpha=0.1, batch_size=32)
         assert set(blas_threads()) == {1}
     assert blas_threads() == before
+
+
+def test_the_base_class_hooks_are_abstract_and_none_runs_before_the_subclass_is_ready():
+    from scratchnet.base import BaseNetwork
+    from scratchnet.network import NeuralNetwork
+
+    class Incomplete(BaseNetwork):
+        def _set_params(self, params):
+            pass
+
+    with pytest.raises(TypeError, match="abstract method"):
+        Incomplete([4, 3], ["softmax"])
+
+    class Recorded(NeuralNetwork):
+        def __init__(self, *args, **kwargs):
+            self.calls = []
+            super().__init__(*args, **kwargs)
+
+        def _set_params(self, params):
+            assert hasattr(self, "_loss_fn"), "a hook ran before NeuralNetwork.__init__ was done"
+            self.calls.append(len(params))
+            super()._set_params(params)
+
+    assert Recorded([4, 3, 2], ["relu", "softmax"]).calls == [2]
