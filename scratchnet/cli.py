@@ -4,13 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
+from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .base import TrainingDivergedError
 from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
-from .onnx_export import DEFAULT_OPSET
-from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .frameworks import REGISTRY
+from .onnx_export import DEFAULT_OPSET
 from .training import TRAIN_FRAMEWORKS
 
 
@@ -59,35 +57,22 @@ def _add_training_arguments(parser):
 def run_demo(args, out=None):
     """Train both models identically and print their accuracy and largest disagreement."""
     out = sys.stdout if out is None else out  # the stdout of the moment, not of import time
-    from . import NeuralNetwork, PrecisionConfig, TorchNeuralNetwork, is_torch_available
-    from .data import load_dataset
+    from .training import train_both
 
-    X_train, y_train, X_test, y_test = load_dataset(args.dataset, n_features=args.layer_sizes[0],
-                                                    seed=args.seed)
-    config = PrecisionConfig(train_dtype=args.train_dtype, infer_precision=args.train_dtype)
-    settings = dict(layer_sizes=args.layer_sizes, activations=args.activations,
-                    precision_config=config, seed=args.seed, loss=args.loss)
-    fit_args = dict(epochs=args.epochs, alpha=args.alpha, batch_size=args.batch_size,
-                    seed=args.seed)
-    classes = [NeuralNetwork] + ([TorchNeuralNetwork] if is_torch_available() else [])
-    print(f"dataset {args.dataset}: {len(y_train)} training, {len(y_test)} held-out samples; "
+    run = train_both(args.layer_sizes, args.activations, loss=args.loss, epochs=args.epochs,
+                     alpha=args.alpha, batch_size=args.batch_size, dataset=args.dataset,
+                     seed=args.seed, train_dtype=args.train_dtype)
+    print(f"dataset {args.dataset}: {run.n_train} training, {run.n_test} held-out samples; "
           f"{'x'.join(map(str, args.layer_sizes))} {','.join(args.activations)}, loss {args.loss}, "
           f"{args.epochs} epochs, alpha {args.alpha}, batch {args.batch_size}, {args.train_dtype}",
           file=out)
-    probabilities = {}
-    for cls in classes:
-        model = cls(**settings)
-        history = model.fit(X_train, y_train, **fit_args)
-        probabilities[model.framework] = model.predict_proba(X_test)
-        test = model.evaluate(X_test, y_test)
-        print(f"{model.framework:>14}: train accuracy {history['accuracy'][-1]:.4f}, held-out "
+    for framework, (train_accuracy, test) in run.results.items():
+        print(f"{framework:>14}: train accuracy {train_accuracy:.4f}, held-out "
               f"accuracy {test['accuracy']:.4f}, held-out loss {test['loss']:.6f}", file=out)
-    if len(probabilities) == 2:
-        diff = np.abs(probabilities["scratch_numpy"].astype(np.float64)
-                      - probabilities["pytorch"].astype(np.float64))
-        row, col = np.unravel_index(diff.argmax(), diff.shape)
+    if run.largest_difference is not None:
+        diff, row, col = run.largest_difference
         print(f"largest difference between their predicted probabilities on the held-out split: "
-              f"{diff.max():.3e} (sample {row}, class {col})", file=out)
+              f"{diff:.3e} (sample {row}, class {col})", file=out)
     else:
         from .pytorch_model import INSTALL_HINT
         print(f"pytorch: skipped, torch not installed ({INSTALL_HINT})", file=out)
@@ -313,7 +298,8 @@ def run_export_onnx(args, out=None):
     import os
 
     from .files import check_output_path
-    from .onnx_export import OnnxRuntimeModel, export_onnx, external_data_files, is_onnx_available
+    from .onnx_export import (check_with_onnxruntime, export_onnx, external_data_files,
+                              is_onnx_available)
     from .prediction import load_model
 
     check_output_path(args.output, "output", (".onnx",))
@@ -329,11 +315,8 @@ def run_export_onnx(args, out=None):
                     f"({os.path.getsize(data):,} bytes; keep it beside {args.output})"
                     for data in external), file=out)
     if is_onnx_available():
-        X = np.random.default_rng(0).random((256, model.layer_sizes[0]))
-        runtime = OnnxRuntimeModel(args.output, loss=model.loss)
-        diff = np.abs(runtime.forward(X).astype(np.float64)
-                      - model.forward(X, precision=args.dtype).astype(np.float64)).max()
-        print(f"ONNX Runtime {runtime.session.get_providers()[0]}: largest |difference| from the "
+        diff, provider = check_with_onnxruntime(model, args.output, args.dtype)
+        print(f"ONNX Runtime {provider}: largest |difference| from the "
               f"NumPy network's forward on 256 random inputs in [0, 1): {diff:.3e}", file=out)
     else:
         from .onnx_export import INSTALL_HINT

@@ -279,6 +279,17 @@ def _external_tensor(array, name, dtype, data, location):
     return tensor
 
 
+def check_with_onnxruntime(model, path, dtype="float32", n=256, seed=0):
+    """(largest |difference| between ONNX Runtime's outputs for the file at ``path`` and
+    ``model.forward`` in ``dtype``, on ``n`` random inputs in [0, 1); ONNX Runtime's
+    execution provider): what ``scratchnet export-onnx`` prints after writing a file."""
+    X = np.random.default_rng(seed).random((n, model.layer_sizes[0]))  # (n, D)
+    runtime = OnnxRuntimeModel(path, loss=model.loss)
+    diff = np.abs(runtime.forward(X).astype(np.float64)
+                  - model.forward(X, precision=dtype).astype(np.float64)).max()
+    return float(diff), runtime.session.get_providers()[0]
+
+
 class OnnxRuntimeModel(Predictor):
     """An exported network run by ONNX Runtime on the CPU, with the networks' inference API.
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .data import load_dataset
 from .files import check_output_path
-from .frameworks import REGISTRY, checkpoint_names
+from .frameworks import REGISTRY, SCRATCH, TWIN, checkpoint_names
 from .precision import PrecisionConfig
 from .validation import check_architecture
 
@@ -69,3 +71,41 @@ def train_model(layer_sizes, activations, loss="mse", epochs=3, alpha=0.1, batch
                     alpha=alpha, batch_size=batch_size, dataset=dataset, framework=framework,
                     seed=seed, train_dtype=config.train_dtype)
     return TrainingResult(model, history, test_metrics, len(y_train), len(y_test), out, settings)
+
+
+@dataclass
+class TwinRun:
+    """What ``train_both`` returns: per framework that ran, its last epoch's training
+    accuracy and its held-out metrics; the largest difference between their held-out
+    probabilities as (value, sample, class), None without torch."""
+
+    results: dict
+    largest_difference: tuple | None
+    n_train: int
+    n_test: int
+
+
+def train_both(layer_sizes, activations, loss="mse", epochs=3, alpha=0.1, batch_size=32,
+               dataset="digits", seed=42, train_dtype="float32"):
+    """Train the NumPy network and its twin identically (same weights, same batches) and
+    measure how far their held-out outputs differ: what ``scratchnet demo`` prints."""
+    from .pytorch_model import is_torch_available
+    sizes, names, loss = check_architecture(layer_sizes, activations, loss)
+    X_train, y_train, X_test, y_test = load_dataset(dataset, n_features=sizes[0], seed=seed)
+    config = PrecisionConfig(train_dtype=train_dtype, infer_precision=train_dtype)
+    results, probabilities = {}, {}
+    for framework in TRAIN_FRAMEWORKS:
+        if framework != SCRATCH and not is_torch_available():
+            continue
+        model = model_class(framework)(list(sizes), list(names), precision_config=config,
+                                       seed=seed, loss=loss)
+        history = model.fit(X_train, y_train, epochs=epochs, alpha=alpha, batch_size=batch_size,
+                            seed=seed)
+        probabilities[framework] = model.predict_proba(X_test).astype(np.float64)
+        results[framework] = (history["accuracy"][-1], model.evaluate(X_test, y_test))
+    largest = None
+    if TWIN in probabilities:
+        diff = np.abs(probabilities[SCRATCH] - probabilities[TWIN])  # (N, K)
+        row, col = np.unravel_index(diff.argmax(), diff.shape)
+        largest = (float(diff.max()), int(row), int(col))
+    return TwinRun(results, largest, len(y_train), len(y_test))

@@ -1,5 +1,6 @@
 """train -> predict -> export-onnx -> compare, run as a user runs them (subprocesses), and
 the bad input each must refuse with one line, a non-zero status and nothing written."""
+import importlib.util
 import json
 import os
 import pickle
@@ -313,3 +314,20 @@ def test_export_onnx_refuses_a_bad_output_or_opset(work, tmp_path):
         result = scratchnet("export-onnx", str(work / "model.npz"), *args, cwd=tmp_path)
         assert_refused(result, words)
         assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_and_the_export_check_are_library_functions(tmp_path):
+    """What `demo` and `export-onnx` print is computed by functions a Python user can call."""
+    from scratchnet.training import train_both
+    run = train_both([64, 16, 10], ["relu", "softmax"], epochs=2, dataset="synthetic", seed=3)
+    expected = ["scratch_numpy", "pytorch"] if importlib.util.find_spec("torch") else ["scratch_numpy"]
+    assert list(run.results) == expected
+    if run.largest_difference is not None:
+        assert run.largest_difference[0] <= 1e-5, run.largest_difference
+    if importlib.util.find_spec("onnxruntime"):
+        from scratchnet import NeuralNetwork
+        from scratchnet.onnx_export import check_with_onnxruntime, export_onnx
+        model = NeuralNetwork([64, 16, 10], ["relu", "softmax"], seed=3)
+        path = export_onnx(model, str(tmp_path / "m.onnx"))
+        diff, provider = check_with_onnxruntime(model, path)
+        assert diff <= 1e-5 and provider == "CPUExecutionProvider"
