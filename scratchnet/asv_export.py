@@ -22,6 +22,7 @@ import subprocess
 from typing import NamedTuple
 
 from . import reports
+from .metrics import label as metric_label, unit as metric_unit
 from .asv_results import check_benchmarks, check_machine, check_result, int_or_none, read_json
 from .benchmark import Timing
 from .compare import PRESETS, add_roofline, held_out_size
@@ -47,12 +48,12 @@ METRICS = {
 MACHINE_METRICS = ("sgemm_gflops_per_s",)
 #: Figures derived here from the measured ones, per commit (see ``derive``).
 DERIVED_METRICS = ("train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio")
-UNITS = {"train_time_per_epoch_s": "s", "inference_latency_per_sample_s": "s",
-         "single_sample_latency_s": "s", "peak_memory_mb": "MB",
-         "final_accuracy": "fraction", "parity_max_abs_diff": "max abs diff",
-         "sgemm_gflops_per_s": "GFLOP/s", "train_gflops_per_s": "GFLOP/s",
-         "fraction_of_sgemm": "fraction", "train_time_ratio": "scratch / torch",
-         "train_step_instructions": "instructions", "inference_instructions": "instructions"}
+#: The exported figures and their units (``scratchnet.metrics``), in the history's order.
+UNITS = {column: metric_unit(column) for column in (
+    "train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
+    "peak_memory_mb", "final_accuracy", "parity_max_abs_diff", "sgemm_gflops_per_s",
+    "train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio", "train_step_instructions",
+    "inference_instructions")}
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
 HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
@@ -406,7 +407,7 @@ def write_history_png(rows, path):
             legend.setdefault(f"{who} {preset or ''}".strip(), Line2D([], [], linestyle=styles.get(preset, "-"),
                                                         color=color, marker="o", markersize=4))
         ax.set_title(metric, fontsize=10)
-        ax.set_ylabel(UNITS[metric])
+        ax.set_ylabel(metric_label(metric))
         ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
         if UNITS[metric] == "s" and series:
             ax.set_yscale("log")

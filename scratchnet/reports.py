@@ -14,6 +14,7 @@ import os
 from . import contention
 from .files import WriteError, atomic_write, atomic_write_text, written_together
 from .frameworks import REGISTRY, color
+from .metrics import METRICS, timed
 from .ratios import RATIO_COLUMNS
 
 #: The spec's keys first, in its order, then spreads, settings and versions.
@@ -21,8 +22,7 @@ SPEC_COLUMNS = ["framework", "status", "layer_sizes", "train_time_per_epoch_s",
                 "inference_latency_per_sample_s", "batch_throughput_samples_per_s",
                 "peak_memory_mb", "final_accuracy", "notes"]
 #: The timed columns: each has ``_min``, ``_max`` and the quartiles ``_q25``, ``_q75`` of its runs.
-TIMED = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
-         "batch_throughput_samples_per_s"]
+TIMED = timed()
 COLUMNS = SPEC_COLUMNS + [
     "train_time_per_epoch_s_min", "train_time_per_epoch_s_max",
     "inference_latency_per_sample_s_min", "inference_latency_per_sample_s_max",
@@ -396,7 +396,7 @@ def summary_figure(rows):
                 ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,
                              label_type="center", color="white", rotation=90 if crowded else 0)
         ax.set_title(title)
-        ax.set_ylabel(unit)
+        ax.set_ylabel(f"{unit} ({METRICS[column].better} is better)")
         ax.set_xticks(range(len(groups)), [str(g) for g in groups])
         if column == "final_accuracy":
             ax.set_ylim(0, 1)

@@ -1,0 +1,33 @@
+"""One description per figure: the report schema, the exporter and the ratios agree with it."""
+from scratchnet import asv_export, metrics, reports
+from scratchnet.ratios import RATIO_COLUMNS
+
+
+def test_every_figure_is_a_report_column_with_its_spread():
+    for column, metric in metrics.METRICS.items():
+        assert column in reports.COLUMNS, column
+        assert metric.better in ("lower", "higher"), column
+        for spread in metric.spread_columns:
+            assert spread in reports.COLUMNS, spread
+    assert reports.TIMED == ["train_time_per_epoch_s", "inference_latency_per_sample_s",
+                             "single_sample_latency_s", "batch_throughput_samples_per_s"]
+
+
+def test_the_ratios_speak_one_convention():
+    for ratio in RATIO_COLUMNS.values():
+        assert metrics.METRICS[ratio].unit == metrics.RATIO and metrics.METRICS[ratio].better == "lower"
+
+
+def test_the_exporter_takes_its_units_from_the_table():
+    for column, unit in asv_export.UNITS.items():
+        assert unit == metrics.METRICS[column].unit, column
+
+
+def test_the_summary_axes_say_which_way_is_better():
+    rows = [dict.fromkeys(reports.COLUMNS) | {"framework": "scratch_numpy", "status": "ok",
+                                              "train_time_per_epoch_s": 0.01,
+                                              "inference_latency_per_sample_s": 1e-6,
+                                              "peak_memory_mb": 10.0, "final_accuracy": 0.9}]
+    labels = [ax.get_ylabel() for ax in reports.summary_figure(rows).axes]
+    assert labels == ["seconds (lower is better)", "microseconds (lower is better)",
+                      "MB (resident) (lower is better)", "accuracy (0-1) (higher is better)"]
