@@ -40,6 +40,10 @@ class UserModel:
         """[(W (fan_in, fan_out), b (fan_out,))] as float64, whatever the class's layout."""
         return self._view.get_weights(self.n_layers)
 
+    def set_weights(self, weights):
+        """Give the class [(W (fan_in, fan_out), b (fan_out,))], whatever its layout."""
+        self._view.set_weights(weights)
+
     def fit(self, X, y, epochs, alpha, batch_size, seed=None, **_):
         return self.model.fit(np.asarray(X, dtype=self.dtype), y, epochs=epochs, alpha=alpha,
                               batch_size=batch_size, seed=seed)

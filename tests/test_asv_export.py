@@ -903,7 +903,8 @@ def test_your_own_class_is_tracked_by_the_suite_and_exported(asv_work, tmp_path)
     (asv_work / "asv-user.json").write_text(json.dumps(config))
     student = ROOT / "tests" / "students" / "student_mlp.py"
     asv(asv_work, "run", "-E", "existing", "--quick", "--bench",
-        r"Training\.time_train_epoch|track_parity|track_error_rate", "--machine", "testbox",
+        r"Training\.time_train_epoch|time_inference_single|track_parity|track_error_rate",
+        "--machine", "testbox",
         "--set-commit-hash", head, config="asv-user.json",
         SCRATCHNET_MODELS=f"student={student}:StudentNetwork")
     rows, _ = asv_export.export(results, out=tmp_path / "reports")
@@ -915,3 +916,5 @@ def test_your_own_class_is_tracked_by_the_suite_and_exported(asv_work, tmp_path)
         assert student["final_accuracy"] == pytest.approx(torch_row["final_accuracy"], abs=0.01)
         assert student["train_time_ratio"] == pytest.approx(
             student["train_time_per_epoch_s"] / torch_row["train_time_per_epoch_s"])
+        assert student["single_sample_latency_ratio"] == pytest.approx(
+            student["single_sample_latency_s"] / torch_row["single_sample_latency_s"])
