@@ -181,7 +181,7 @@ def measurements(result, benchmarks):
             if column in MACHINE_METRICS:
                 frameworks, preset = [None], None
             else:
-                frameworks = [params["framework"]] if "framework" in params else ["scratch_numpy", "pytorch"]
+                frameworks = [params["framework"]] if "framework" in params else [SCRATCH, TWIN]
                 preset = params.get("preset")
                 if preset not in PRESETS:
                     continue

@@ -7,7 +7,7 @@ import sys
 from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .base import TrainingDivergedError
 from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
-from .frameworks import REGISTRY
+from .frameworks import REGISTRY, SCRATCH
 from .onnx_export import DEFAULT_OPSET
 from .training import TRAIN_FRAMEWORKS
 
@@ -432,7 +432,7 @@ def build_parser():
                     "split, print each epoch's loss and accuracy, report the held-out accuracy "
                     "and save an .npz checkpoint that either framework can load.")
     _add_training_arguments(train)
-    train.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default="scratch_numpy",
+    train.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default=SCRATCH,
                        help="which model to train (default: scratch_numpy)")
     train.add_argument("--validation", action="store_true",
                        help="also report held-out loss and accuracy after every epoch")
@@ -453,7 +453,7 @@ def build_parser():
                                                               "probabilities for softmax)")
     predict.add_argument("--precision", help="float64, float32 or float16 (default: the "
                                              "checkpoint's inference precision)")
-    predict.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default="scratch_numpy",
+    predict.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default=SCRATCH,
                          help="which engine runs the checkpoint (default: scratch_numpy)")
     predict.set_defaults(run=run_predict)
 

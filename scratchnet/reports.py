@@ -13,7 +13,7 @@ import os
 
 from . import contention
 from .files import WriteError, atomic_write, atomic_write_text, written_together
-from .frameworks import REGISTRY, color
+from .frameworks import REGISTRY, SCRATCH, TWIN, color
 from .metrics import METRICS, timed
 from .ratios import RATIO_COLUMNS
 
@@ -220,7 +220,7 @@ def interpretation(rows):
     lines = []
     groups = _by_group(rows)
     for group, by_framework in groups.items():
-        scratch, torch_row = by_framework.get("scratch_numpy"), by_framework.get("pytorch")
+        scratch, torch_row = by_framework.get(SCRATCH), by_framework.get(TWIN)
         prefix = f"{group}: " if len(groups) > 1 else ""
         if not (scratch and torch_row and scratch["status"] == torch_row["status"] == "ok"):
             lines.append(f"{prefix}no ratio: both scratch_numpy and pytorch rows must be ok")
@@ -292,7 +292,7 @@ def roofline_table(rows):
     for row in rows:
         groups.setdefault(_group(row), {})[row["framework"]] = row
     for group, by_framework in groups.items():
-        scratch, torch_row = by_framework.get("scratch_numpy", {}), by_framework.get("pytorch", {})
+        scratch, torch_row = by_framework.get(SCRATCH, {}), by_framework.get(TWIN, {})
         ratio = (scratch["train_time_per_epoch_s"] / torch_row["train_time_per_epoch_s"]
                  if scratch.get("train_time_per_epoch_s") and torch_row.get("train_time_per_epoch_s")
                  else None)
@@ -316,7 +316,7 @@ def instructions_table(rows):
               "inference_instructions", "scratch/this"]
     body = []
     for group, by_framework in _by_group(rows).items():
-        scratch = by_framework.get("scratch_numpy", {})
+        scratch = by_framework.get(SCRATCH, {})
         for framework, row in by_framework.items():
             line = [group, framework]
             for column in ("train_step_instructions", "inference_instructions"):

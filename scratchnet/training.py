@@ -44,7 +44,7 @@ def model_class(framework):
 
 
 def train_model(layer_sizes, activations, loss="mse", epochs=3, alpha=0.1, batch_size=32,
-                dataset="digits", framework="scratch_numpy", out=None, seed=42,
+                dataset="digits", framework=SCRATCH, out=None, seed=42,
                 train_dtype="float32", validation=False, on_epoch_end=None):
     """Train on ``dataset``'s training split and save to ``out`` (a ``.npz`` path, or None).
 
