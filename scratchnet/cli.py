@@ -6,7 +6,8 @@ import sys
 
 from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .base import TrainingDivergedError
-from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
+from .compare import (ALL_PRESETS, DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS,
+                      EXTRA_PRESETS, PRESETS)
 from .frameworks import REGISTRY, SCRATCH
 from .onnx_export import DEFAULT_OPSET
 from .training import TRAIN_FRAMEWORKS
@@ -36,18 +37,23 @@ def _name_list(text):
 
 
 def _add_training_arguments(parser):
-    parser.add_argument("--layer-sizes", type=_int_list, default=[784, 64, 10],
-                        help="comma-separated layer widths (default: 784,64,10)")
-    parser.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
+    """The model and training flags of train and demo, defaulting to compare's default preset."""
+    preset = PRESETS["default"]
+    parser.add_argument("--layer-sizes", type=_int_list, default=list(preset["layer_sizes"]),
+                        help=f"comma-separated layer widths (default: {_flag_text(preset['layer_sizes'])})")
+    parser.add_argument("--activations", type=_name_list, default=list(preset["activations"]),
                         help="comma-separated activations, one per layer: " + ", ".join(
                             name + (" (last only)" if name in OUTPUT_ONLY else "")
-                            for name in ACTIVATIONS) + " (default: relu,softmax)")
+                            for name in ACTIVATIONS) + f" (default: {_flag_text(preset['activations'])})")
     parser.add_argument("--loss", default="mse", help="mse or cross_entropy (default: mse)")
-    parser.add_argument("--epochs", type=int, default=3, help="default: 3")
-    parser.add_argument("--alpha", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
-    parser.add_argument("--batch-size", type=int, default=32, help="default: 32")
-    parser.add_argument("--seed", type=int, default=42, help="weights, split and batch order "
-                                                             "(default: 42)")
+    parser.add_argument("--epochs", type=int, default=preset["epochs"],
+                        help=f"default: {preset['epochs']}")
+    parser.add_argument("--alpha", type=float, default=preset["alpha"],
+                        help=f"SGD learning rate (default: {preset['alpha']})")
+    parser.add_argument("--batch-size", type=int, default=preset["batch_size"],
+                        help=f"default: {preset['batch_size']}")
+    parser.add_argument("--seed", type=int, default=preset["seed"],
+                        help=f"weights, split and batch order (default: {preset['seed']})")
     parser.add_argument("--dataset", default="digits",
                         help="digits, synthetic or mnist:<folder> (default: digits)")
     parser.add_argument("--train-dtype", default="float32", help="float32 or float64 "
@@ -359,12 +365,13 @@ def build_parser():
                     "comparison_metrics.json/.csv/.md and comparison_summary.png. Without flags "
                     "it runs the spec's default: 784x64x10 relu/softmax, 512 samples, 3 epochs, "
                     "batch 32, alpha 0.1, seed 42. Flags override the preset's values.")
-    compare.add_argument("--preset", choices=["default", "deep", "wide", "small_batch", "large", "all"],
-                         default="default",
-                         help="the spec's configurations: default (784x64x10), deep "
-                              "(1024x512x256x128x10), wide (784x256x256x10); the performance "
-                              "ones: small_batch (784x64x10, batch 8, 8192 samples), large "
-                              "(784x1024x1024x10, batch 256, 4096 samples); or all five")
+    compare.add_argument("--preset", choices=[*ALL_PRESETS, "all"], default="default",
+                         help="the spec's configurations: " + ", ".join(
+                             f"{name} ({_flag_text(p['layer_sizes']).replace(',', 'x')})"
+                             for name, p in PRESETS.items()) + "; the performance ones: " + ", ".join(
+                             f"{name} ({_flag_text(p['layer_sizes']).replace(',', 'x')}, batch "
+                             f"{p['batch_size']}, {p['n_samples']} samples)"
+                             for name, p in EXTRA_PRESETS.items()) + "; or all")
     compare.add_argument("--roofline", action="store_true",
                          help="also measure NumPy's sgemm rate at 2048x2048 in each training "
                               "worker (same process and threads, just before the timed training) "
