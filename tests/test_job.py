@@ -1,0 +1,43 @@
+"""The job that crosses to a comparison worker: written and read back exactly, nothing pickled."""
+import json
+
+import numpy as np
+import pytest
+
+from scratchnet.job import Job
+
+
+def job():
+    rng = np.random.default_rng(0)
+    return Job(layer_sizes=[6, 4, 3], activations=["relu", "softmax"], loss="mse", n_samples=8,
+               epochs=2, batch_size=4, alpha=0.1, seed=1, precision="float32", repeats=3,
+               warmup=1, threads=1, rounds=2, roofline=False, dataset="synthetic",
+               models={"mine": {"spec": "/x/net.py:Net", "layout": "out_in"}},
+               python_path=["/x"],
+               data=(rng.random((8, 6)), np.arange(8) % 3, rng.random((2, 6)), np.array([0, 2])))
+
+
+def test_a_job_is_read_back_as_it_was_written(tmp_path):
+    written = job()
+    written.save(tmp_path)
+    read = Job.load(tmp_path)
+    assert read.settings() == written.settings()
+    for mine, theirs in zip(read.data, written.data):
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
+    assert "data" not in json.loads((tmp_path / "job.json").read_text())
+
+
+def test_a_job_never_unpickles(tmp_path):
+    written = job()
+    written.data = (np.array([object()], dtype=object),) + written.data[1:]
+    with pytest.raises(ValueError, match="allow_pickle"):
+        written.save(tmp_path)
+        Job.load(tmp_path)
+
+
+def test_a_job_names_its_user_frameworks():
+    entry = job().framework("mine")
+    assert (entry.spec, entry.layout) == ("/x/net.py:Net", "out_in")
+    assert job().framework("pytorch").name == "pytorch"
+    with pytest.raises(ValueError, match="unknown framework 'nope'"):
+        job().framework("nope")
