@@ -161,3 +161,17 @@ def test_compare_model_refuses_bad_values_in_one_line(tmp_path, args, words):
     result = scratchnet("compare", *args, "--out", str(tmp_path / "reports"), env=env)
     assert result.returncode == 2 and words in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "reports").exists()
+
+
+def test_without_torch_a_user_row_is_measured_and_compared_with_the_numpy_network(monkeypatch):
+    from scratchnet import pytorch_model
+    from scratchnet.reports import interpretation
+    monkeypatch.setattr(pytorch_model, "is_torch_available", lambda: False)
+    rows = compare.benchmark_scratch_vs_torch(**TINY, precision="float64",
+                                              models={"student": student_mlp.StudentNetwork})
+    scratch, torch_row, student = rows
+    assert torch_row["status"] == "skipped" and student["status"] == "ok", student["notes"]
+    assert student["parity_max_abs_diff"] <= PARITY_LIMIT["float64"]
+    assert "parity against scratch_numpy: the twin did not run" in student["notes"]
+    assert student["train_time_ratio"] is None
+    assert "student: no ratio: the pytorch row must be ok; parity against scratch_numpy" in interpretation(rows)
