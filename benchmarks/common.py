@@ -95,13 +95,26 @@ def trained_models():
                 model = build(framework, preset)
             except NotImplementedError:
                 continue
+            except Exception as exc:
+                if framework not in USER_MODELS:
+                    raise
+                trained[framework, preset] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
             use_threads()
             X_test, y_test = data[preset][2], data[preset][3]
-            train(model, preset, data[preset])
-            trained[framework, preset] = {
-                "weights": model.get_weights(),
-                "accuracy": float(model.evaluate(X_test, y_test)["accuracy"]),
-                "proba": model.predict_proba(X_test).astype("float64")}
+            try:
+                train(model, preset, data[preset])
+                trained[framework, preset] = {
+                    "weights": model.get_weights(),
+                    "accuracy": float(model.evaluate(X_test, y_test)["accuracy"]),
+                    "proba": model.predict_proba(X_test).astype("float64")}
+                if not math.isfinite(float(trained[framework, preset]["proba"].sum())):
+                    raise ValueError("its held-out outputs hold NaN or inf after training")
+            except Exception as exc:
+                # a user's class that fails fails its own benchmarks, not the built-in ones
+                if framework not in USER_MODELS:
+                    raise
+                trained[framework, preset] = {"error": f"{type(exc).__name__}: {exc}"}
     return data, trained
 
 
@@ -121,6 +134,8 @@ class TrainedBenchmark:
         if (framework, preset) not in trained:
             build(framework, preset)  # raises NotImplementedError with the reason
             raise RuntimeError(f"{framework} on {preset} was not trained by setup_cache")
+        if "error" in trained[framework, preset]:
+            raise RuntimeError(f"{framework} on {preset}: {trained[framework, preset]['error']}")
         return trained[framework, preset]
 
 

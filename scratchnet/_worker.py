@@ -14,6 +14,7 @@ What crosses the process boundary, both ways through FOLDER (nothing pickled):
 import json
 import os
 import sys
+import sysconfig
 import tempfile
 import traceback
 
@@ -41,9 +42,27 @@ def run_framework(name, job):
                    blas=framework.blas())
         return row, probabilities
     except Exception as exc:
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        return {"status": "error", "notes": f"{type(exc).__name__}: {exc} "
-                                            f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"}, None
+        return {"status": "error", "notes": _error_note(exc, job.models.get(name))}, None
+
+
+def _error_note(exc, user):
+    """``Type: message (at file:line)``; for a user class, the line in its own code where
+    the traceback passes through it, and a hint where a shape error suggests the layout."""
+    from .check import CheckError
+    if isinstance(exc, CheckError):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    libraries = tuple(os.path.join(os.path.abspath(path), "") for path in (
+        os.path.dirname(__file__), *(sysconfig.get_paths()[key]
+                                     for key in ("stdlib", "purelib", "platlib"))))
+    mine = [frame for frame in frames  # the user's own code: not scratchnet, a library, Python
+            if user and not os.path.abspath(frame.filename).startswith(libraries)]
+    where = (mine or frames)[-1]
+    note = f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+    if user and user.get("layout") == "in_out" and any(
+            word in str(exc) for word in ("shape", "mismatch", "dimension", "align")):
+        note += "; if your class stores W as (fan_out, fan_in), use --layout out_in"
+    return note
 
 
 def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
@@ -90,7 +109,20 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     if cuda:
         import torch
         row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
-    return row, model.predict_proba(X_test).astype(np.float64)
+    return row, _finite_outputs(model, X_test)
+
+
+def _finite_outputs(model, X_test):
+    """The trained model's held-out outputs (M, K) as float64; ValueError if one is NaN or
+    infinite, so such a model's row is an error rather than figures computed from NaN."""
+    outputs = np.asarray(model.predict_proba(X_test), dtype=np.float64)
+    bad = ~np.isfinite(outputs)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"forward returned {outputs[row, col]} (row {row}, column {col}) on the "
+                         f"held-out split after fit, and {int(bad.sum())} non-finite values in "
+                         f"all: did training diverge, or does forward overflow?")
+    return outputs
 
 
 def _inference_metrics(model, job, X_train, X_test):
@@ -142,7 +174,7 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
            **inference, "_contention": window.as_dict(),
            "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
            "train_accuracy": model.evaluate(X_train, y_train)["accuracy"]}
-    return row, model.predict_proba(X_test).astype(np.float64)
+    return row, _finite_outputs(model, X_test)
 
 
 def main(framework, folder, parent_pid=None):

@@ -68,6 +68,9 @@ def load_class(spec):
         raise CheckError(f"model must be 'package.module:ClassName' or 'path/to/file.py:ClassName', "
                          f"got {spec!r}")
     where, name = spec.split(":")
+    from .frameworks import IN_WORKER
+    previous = os.environ.get(IN_WORKER)
+    os.environ[IN_WORKER] = "1"  # a comparison the import would start is refused
     try:
         if where.endswith(".py"):
             if not os.path.isfile(where):
@@ -79,16 +82,24 @@ def load_class(spec):
             sys.modules[module_name] = module  # as an import would: dataclasses look it up
             loader.loader.exec_module(module)
         else:
+            if os.getcwd() not in sys.path:  # as `python -m` would: the current folder first
+                sys.path.insert(0, os.getcwd())
             module = importlib.import_module(where)
     except CheckError:
         raise
     except (Exception, SystemExit) as exc:
         raise CheckError(f"cannot import {where!r}: {_describe(exc)}") from None
+    finally:
+        if previous is None:
+            os.environ.pop(IN_WORKER, None)
+        else:
+            os.environ[IN_WORKER] = previous
     cls = getattr(module, name, None)
     if cls is None:
         raise CheckError(f"{where!r} has no class {name!r}")
     if not inspect.isclass(cls):
-        raise CheckError(f"{where!r}: {name!r} is a {type(cls).__name__}, not a class")
+        raise CheckError(f"{where!r}: {name!r} is not a class (its type is "
+                         f"{type(cls).__name__})")
     return cls
 
 

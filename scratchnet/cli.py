@@ -7,7 +7,7 @@ import sys
 from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .base import TrainingDivergedError
 from .compare import (ALL_PRESETS, DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS,
-                      EXTRA_PRESETS, PRESETS)
+                      EXTRA_PRESETS, PRESETS, WORKER_TIMEOUT)
 from .frameworks import REGISTRY, SCRATCH
 from .onnx_export import DEFAULT_OPSET
 from .training import TRAIN_FRAMEWORKS
@@ -134,7 +134,7 @@ def run_compare(args, out=None):
                                           rounds=args.rounds, target_ci=args.target_ci,
                                           max_time=args.max_time, roofline=args.roofline,
                                           threads=args.threads, frameworks=frameworks,
-                                          models=models)
+                                          models=models, time_limit=args.time_limit)
         except (ValueError, TypeError) as exc:
             if len(names) == 1:
                 raise
@@ -426,6 +426,10 @@ def build_parser():
                               "path/to/file.py:ClassName (repeatable; NAME defaults to the class "
                               "name); measured like the others from scratchnet's initial weights, "
                               "its speed and parity taken against the PyTorch twin")
+    compare.add_argument("--time-limit", type=float, metavar="SECONDS",
+                         help=f"stop a worker that runs longer (its row becomes an error), e.g. "
+                              f"a --model class whose fit never returns (default: "
+                              f"{WORKER_TIMEOUT})")
     compare.add_argument("--layout", choices=("in_out", "out_in"), default="in_out",
                          help="how --model classes store W: (fan_in, fan_out) (default) or "
                               "(fan_out, fan_in) as torch.nn.Linear does")

@@ -133,7 +133,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
                                rounds=DEFAULT_ROUNDS, target_ci=None, max_time=DEFAULT_MAX_TIME,
                                roofline=False, instructions=False, models=None,
-                               layout="in_out", progress=None, clock=time.monotonic):
+                               layout="in_out", time_limit=None, progress=None,
+                               clock=time.monotonic):
     """Train and time both models with identical settings; one row (dict) per framework.
 
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
@@ -163,7 +164,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     "file.py:Class"}``, measured by the same worker as the built-in rows from
     scratchnet's initial weights (``scratchnet.user_model``); ``layout="out_in"`` for
     classes that store W as (fan_out, fan_in). Its parity and speed ratios are taken
-    against the PyTorch twin.
+    against the PyTorch twin. ``time_limit`` (seconds, default ``WORKER_TIMEOUT``) stops a
+    worker that runs longer, e.g. a class whose ``fit`` never returns; its row is an error.
     ``progress``, if given, is called with a short message as each worker starts;
     ``clock`` is what ``max_time`` is measured with.
     """
@@ -171,7 +173,7 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         layer_sizes, activations, n_samples, epochs, batch_size, alpha, seed, dataset=dataset,
         precision=precision, loss=loss, repeats=repeats, warmup=warmup, threads=threads,
         frameworks=frameworks, rounds=rounds, target_ci=target_ci, max_time=max_time,
-        roofline=roofline, models=models, layout=layout)
+        roofline=roofline, models=models, layout=layout, time_limit=time_limit)
     return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
 
 
@@ -179,7 +181,7 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
                        alpha=0.1, seed=42, *, dataset=None, precision="float32", loss="mse",
                        repeats=7, warmup=1, threads=None, frameworks=None, rounds=DEFAULT_ROUNDS,
                        target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False, models=None,
-                       layout="in_out"):
+                       layout="in_out", time_limit=None):
     """Check every setting of ``benchmark_scratch_vs_torch`` and load its data, running
     nothing: a bad argument raises ValueError or TypeError naming it. Returns what
     ``run_comparison`` takes, so a run of several configurations can check them all
@@ -189,9 +191,9 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
         raise ValueError(f"layer_sizes[-1] must be at least {N_CLASSES}: the benchmark data sets "
                          f"have {N_CLASSES} classes, got {sizes[-1]}")
     if os.environ.get(registry.IN_WORKER):
-        raise RuntimeError("a comparison was started inside a scratchnet worker: the module "
-                           "that defines your class runs one when it is imported; put that "
-                           "code under `if __name__ == \"__main__\":`")
+        raise RuntimeError("a comparison was started while scratchnet imported the module that "
+                           "defines your class (to check it, or in a worker process): put the "
+                           "code that runs it under `if __name__ == \"__main__\":`")
     job = Job(
         layer_sizes=list(sizes), activations=list(names), loss=loss,
         n_samples=check_int(n_samples, "n_samples"), epochs=check_int(epochs, "epochs"),
@@ -202,6 +204,13 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
         roofline=bool(roofline),
     )
     target_ci, max_time = check_target(target_ci, max_time)
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real) \
+                or not (math.isfinite(time_limit) and time_limit > 0):
+            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+        job.time_limit = float(time_limit)
+    else:
+        job.time_limit = float(WORKER_TIMEOUT)
     user = _user_frameworks(models, layout)
     if frameworks is None:
         frameworks = default_frameworks()
@@ -421,14 +430,15 @@ def _run_isolated(framework, job):
                                   stderr=subprocess.PIPE, text=True,
                                   env={**os.environ, registry.IN_WORKER: "1"})
         try:
-            _, stderr = worker.communicate(timeout=WORKER_TIMEOUT)
+            _, stderr = worker.communicate(timeout=job.time_limit)
         except BaseException as exc:  # a timeout, Ctrl-C, SIGTERM: the worker goes first
             worker.kill()
             worker.communicate()  # reaped, so it does not linger as a zombie
             if not isinstance(exc, subprocess.TimeoutExpired):
                 raise
             return {"status": "error", "notes": f"worker process ran longer than "
-                                                f"{WORKER_TIMEOUT} s and was stopped"}, None
+                                                f"{job.time_limit:g} s and was stopped "
+                                                f"(time_limit)"}, None
         result_path = os.path.join(folder, "row.json")
         if worker.returncode != 0 or not os.path.exists(result_path):
             tail = (stderr.strip().splitlines() or ["no output"])[-1]

@@ -165,7 +165,7 @@ def check_model_name(name):
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"models: a row name must be a letter followed by up to 39 letters, "
                          f"digits, '_', '.' or '-', got {name!r}")
-    if name in REGISTRY:
+    if name.lower() in {built_in.lower() for built_in in REGISTRY}:
         raise ValueError(f"models: {name!r} is a built-in framework's name; give your class "
                          f"another (built-ins: {list(REGISTRY)})")
     return name
@@ -228,7 +228,7 @@ def class_spec(cls, name="models"):
         if found is not None and (path is None or found.origin is None
                                   or os.path.realpath(found.origin) == os.path.realpath(path)):
             return f"{module_name}:{qualname}"
-    if not path:
+    if not path or not os.path.isfile(path):  # the prompt, a notebook, `python -` (<stdin>)
         raise ValueError(f"models[{name!r}]: {qualname} was defined interactively (a notebook or "
                          f"the Python prompt); put it in a .py file and import it from there")
     return f"{os.path.abspath(path)}:{qualname}"

@@ -40,6 +40,8 @@ class Job:
     models: dict = dataclasses.field(default_factory=dict)
     #: the parent's sys.path, so a worker imports a user's module from where the parent did
     python_path: list = dataclasses.field(default_factory=list)
+    #: seconds the parent lets the worker run before it stops it (its row is then an error)
+    time_limit: float = 1800.0
     #: (X_train (N, D), y_train (N,), X_test (M, D), y_test (M,)); not in job.json
     data: tuple | None = None
 

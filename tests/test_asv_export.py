@@ -918,3 +918,26 @@ def test_your_own_class_is_tracked_by_the_suite_and_exported(asv_work, tmp_path)
             student["train_time_per_epoch_s"] / torch_row["train_time_per_epoch_s"])
         assert student["single_sample_latency_ratio"] == pytest.approx(
             student["single_sample_latency_s"] / torch_row["single_sample_latency_s"])
+
+
+@real_asv
+def test_a_failing_user_class_fails_only_its_own_benchmarks():
+    student = ROOT / "tests" / "students" / "student_mlp.py"
+    script = ("import json\nfrom benchmarks.common import TrainedBenchmark, trained_models\n"
+              "cache = trained_models()\n"
+              "outcome = {}\n"
+              "for name in ('scratch_numpy', 'pytorch', 'bad', 'missing'):\n"
+              "    try:\n"
+              "        TrainedBenchmark().trained(cache, name, 'default')\n"
+              "        outcome[name] = 'ok'\n"
+              "    except RuntimeError as exc:\n"
+              "        outcome[name] = str(exc)\n"
+              "print(json.dumps(outcome))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "SCRATCHNET_MODELS":
+                                            f"bad={student}:FitRaises,missing=/no/such.py:Net"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.splitlines()[-1])
+    assert outcome["scratch_numpy"] == outcome["pytorch"] == "ok"
+    assert outcome["bad"] == "bad on default: ValueError: the student's own error"
+    assert outcome["missing"].startswith("missing on default: CheckError: model file '/no/such.py'")

@@ -226,4 +226,10 @@ def test_a_hung_worker_is_stopped_and_its_row_is_an_error(monkeypatch):
                                               epochs=1, repeats=1, rounds=1,
                                               frameworks=["scratch_numpy"])
     assert rows[0]["status"] == "error"
-    assert rows[0]["notes"] == "worker process ran longer than 0.01 s and was stopped"
+    assert rows[0]["notes"] == "worker process ran longer than 0.01 s and was stopped (time_limit)"
+    rows = compare.benchmark_scratch_vs_torch([64, 16, 10], ["relu", "softmax"], n_samples=64,
+                                              epochs=1, repeats=1, rounds=1, time_limit=0.02,
+                                              frameworks=["scratch_numpy"])
+    assert rows[0]["notes"] == "worker process ran longer than 0.02 s and was stopped (time_limit)"
+    with pytest.raises(ValueError, match="time_limit must be a positive number of seconds"):
+        compare.benchmark_scratch_vs_torch([64, 16, 10], ["relu", "softmax"], time_limit=0)

@@ -44,6 +44,7 @@ def _inner():
 
 @pytest.mark.parametrize("name,model,layout,error,words", [
     ("scratch_numpy", student_mlp.StudentNetwork, "in_out", ValueError, "a built-in framework's name"),
+    ("PyTorch", student_mlp.StudentNetwork, "in_out", ValueError, "a built-in framework's name"),
     ("my row!", student_mlp.StudentNetwork, "in_out", ValueError, "a row name must be a letter"),
     ("mine", student_mlp.StudentNetwork, "sideways", ValueError, "layout must be one of"),
     ("mine", _inner(), "in_out", ValueError, "defined inside a function"),
@@ -175,3 +176,64 @@ def test_without_torch_a_user_row_is_measured_and_compared_with_the_numpy_networ
     assert "parity against scratch_numpy: the twin did not run" in student["notes"]
     assert student["train_time_ratio"] is None
     assert "student: no ratio: the pytorch row must be ok; parity against scratch_numpy" in interpretation(rows)
+
+
+@pytest.fixture(scope="module")
+def broken_rows():
+    pytest.importorskip("torch")
+    return {row["framework"]: row for row in compare.benchmark_scratch_vs_torch(
+        **TINY, frameworks=["scratch_numpy"],
+        models={"nan": student_mlp.NaNAfterFit, "raises": student_mlp.FitRaises,
+                "transposed": student_mlp.TransposedStudent})}
+
+
+def test_a_class_whose_outputs_go_nan_is_an_error_row(broken_rows):
+    row = broken_rows["nan"]
+    assert row["status"] == "error" and "forward returned nan" in row["notes"], row["notes"]
+    assert "on the held-out split after fit" in row["notes"]
+    assert broken_rows["scratch_numpy"]["status"] == "ok"
+
+
+def test_an_error_row_points_at_the_users_own_line(broken_rows):
+    notes = broken_rows["raises"]["notes"]
+    assert "ValueError: the student's own error (at student_mlp.py:" in notes, notes
+
+
+def test_a_shape_error_suggests_the_layout(broken_rows):
+    notes = broken_rows["transposed"]["notes"]
+    assert "if your class stores W as (fan_out, fan_in), use --layout out_in" in notes, notes
+
+
+def test_a_module_that_starts_a_comparison_when_imported_is_refused_at_once(tmp_path):
+    module = tmp_path / "eager.py"
+    module.write_text(f"import sys\nsys.path.insert(0, {STUDENTS!r})\n"
+                      "from student_mlp import StudentNetwork as Net\n"
+                      "from scratchnet.compare import benchmark_scratch_vs_torch\n"
+                      "benchmark_scratch_vs_torch([64, 16, 10], ['relu', 'softmax'])\n")
+    result = scratchnet("compare", "--model", f"{module}:Net", "--out", str(tmp_path / "reports"))
+    assert result.returncode == 2, result.stderr
+    assert "a comparison was started while scratchnet imported the module" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "reports").exists()
+
+
+def test_a_class_from_a_script_on_stdin_is_refused_before_anything_runs():
+    script = (f"import sys\nsys.path.insert(0, {STUDENTS!r})\n"
+              "from student_mlp import StudentNetwork\n"
+              "from scratchnet.compare import benchmark_scratch_vs_torch\n"
+              "class Mine(StudentNetwork):\n    pass\n"
+              "try:\n    benchmark_scratch_vs_torch([64, 16, 10], ['relu', 'softmax'], "
+              "models={'mine': Mine})\n"
+              "except ValueError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          timeout=120)
+    assert "Mine was defined interactively" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_console_script_imports_a_module_from_the_current_folder():
+    import shutil
+    command = shutil.which("scratchnet")
+    if command is None:
+        pytest.skip("the scratchnet console script is not installed")
+    done = subprocess.run([command, "check", "student_mlp:StudentNetwork"], cwd=STUDENTS,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

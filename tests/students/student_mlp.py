@@ -183,3 +183,8 @@ class Float32Student(StudentNetwork):
 class LossIsASum(StudentNetwork):
     def _loss(self, out, target):
         return np.sum((out - target) ** 2)
+
+
+class FitRaises(StudentNetwork):
+    def fit(self, X, y, epochs, alpha, batch_size, seed=None):
+        raise ValueError("the student's own error")
