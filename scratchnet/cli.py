@@ -6,10 +6,10 @@ import sys
 
 from .activations import ACTIVATIONS, OUTPUT_ONLY
 from .base import TrainingDivergedError
-from .compare import (ALL_PRESETS, DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS,
-                      EXTRA_PRESETS, PRESETS, WORKER_TIMEOUT)
+from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
 from .frameworks import REGISTRY, SCRATCH
 from .onnx_export import DEFAULT_OPSET
+from .presets import ALL_PRESETS, EXTRA_PRESETS, PRESETS
 from .training import TRAIN_FRAMEWORKS
 
 

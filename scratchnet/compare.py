@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from . import benchmark, contention, frameworks as registry
+from . import benchmark, contention, frameworks as registry, presets
 from .data import load_dataset
 from .job import Job
 from .precision import TRAIN_DTYPES, check_dtype_name
@@ -41,31 +41,13 @@ DEFAULT_ROUNDS = 3
 #: Seconds ``target_ci`` may keep adding rounds for, per configuration.
 DEFAULT_MAX_TIME = 300.0
 
+#: The configurations (``scratchnet.presets``), where compare's users find them.
+PRESETS, EXTRA_PRESETS, ALL_PRESETS = presets.PRESETS, presets.EXTRA_PRESETS, presets.ALL_PRESETS
+
 #: Rows that only run inference: a scratch network trained with the same settings
 #: (untimed) is exported to ONNX and run by ONNX Runtime's CPU provider.
 INFERENCE_ONLY = tuple(name for name, entry in registry.REGISTRY.items() if not entry.trains)
 
-#: The spec's three configurations. The spec's "deep" example lists five
-#: activations for four layers; a network needs len(layer_sizes) - 1 of them,
-#: so it is three relu layers and a softmax output here.
-PRESETS = {
-    "default": dict(layer_sizes=[784, 64, 10], activations=["relu", "softmax"], n_samples=512,
-                    epochs=3, batch_size=32, alpha=0.1, seed=42),
-    "deep": dict(layer_sizes=[1024, 512, 256, 128, 10], activations=["relu", "relu", "relu", "softmax"],
-                 n_samples=1000, epochs=5, batch_size=64, alpha=0.01, seed=42),
-    "wide": dict(layer_sizes=[784, 256, 256, 10], activations=["relu", "relu", "softmax"],
-                 n_samples=500, epochs=10, batch_size=128, alpha=0.05, seed=123),
-}
-
-#: The performance work's two further configurations (synthetic data: they need
-#: more samples than the digits have): many tiny batches, and large layers.
-EXTRA_PRESETS = {
-    "small_batch": dict(layer_sizes=[784, 64, 10], activations=["relu", "softmax"], n_samples=8192,
-                        epochs=1, batch_size=8, alpha=0.1, seed=42),
-    "large": dict(layer_sizes=[784, 1024, 1024, 10], activations=["relu", "relu", "softmax"],
-                  n_samples=4096, epochs=1, batch_size=256, alpha=0.01, seed=42),
-}
-ALL_PRESETS = {**PRESETS, **EXTRA_PRESETS}
 
 N_CLASSES = 10
 DIGITS_SAMPLES = 1797

@@ -34,6 +34,9 @@ class Loss(NamedTuple):
     #: The loss of a guess that knows nothing, 1/K for every class, as a function of K:
     #: the scale a loss that has blown up is measured against (``base.DIVERGENCE_FACTOR``).
     chance: Callable[[int], float]
+    #: The PyTorch twin's function of the same name in ``torch.nn.functional``; it takes
+    #: one-hot float targets when the loss is on the outputs, integer labels when on logits.
+    torch_function: str = ""
 
 
 def one_hot(labels, n_classes, dtype=np.float64):
@@ -73,9 +76,10 @@ def cross_entropy_backward(logits, labels):
 LOSSES: dict[str, Loss] = {
     # mse of 1/K everywhere against one-hot targets: ((1 - 1/K)^2 + (K - 1)/K^2) / K
     "mse": Loss("mse", mse_forward, mse_backward, on_logits=False,
-                chance=lambda k: (k - 1) / k ** 2),
+                chance=lambda k: (k - 1) / k ** 2, torch_function="mse_loss"),
     "cross_entropy": Loss("cross_entropy", cross_entropy_forward, cross_entropy_backward,
-                          on_logits=True, chance=lambda k: float(np.log(k))),
+                          on_logits=True, chance=lambda k: float(np.log(k)),
+                          torch_function="cross_entropy"),
 }
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from .activations import get_activation
 from .base import BaseNetwork
+from .losses import get_loss
 from .validation import check_features, check_labels
 
 try:  # torch is an optional dependency
@@ -122,7 +123,7 @@ class TorchNeuralNetwork(BaseNetwork):
         X_t = torch.from_numpy(np.ascontiguousarray(X)).to(self.device)  # (N, D)
         labels_t = torch.from_numpy(labels).to(self.device)  # (N,)
         targets = labels_t
-        if self.loss == "mse":
+        if not get_loss(self.loss).on_logits:  # a loss on the outputs takes one-hot targets
             targets = F.one_hot(labels_t, self.layer_sizes[-1]).to(X_t.dtype)  # (N, K)
         return X_t, labels_t, targets
 
@@ -135,9 +136,9 @@ class TorchNeuralNetwork(BaseNetwork):
         """Outputs (B, K) and the loss tensor from torch.nn.functional."""
         logits = self._body(xb)  # (B, K)
         outputs = self._output_activation(logits)  # (B, K)
-        if self.loss == "cross_entropy":
-            return outputs, F.cross_entropy(logits, targets)
-        return outputs, F.mse_loss(outputs, targets)
+        loss = get_loss(self.loss)
+        return outputs, getattr(F, loss.torch_function)(logits if loss.on_logits else outputs,
+                                                        targets)
 
     def loss_and_gradients(self, X, y):
         """The loss on (X, y) and torch autograd's gradient for every layer; weights unchanged.
@@ -192,7 +193,10 @@ class TorchNeuralNetwork(BaseNetwork):
 
     def _loss_value(self, logits, outputs, labels):
         labels_t = torch.from_numpy(labels)
-        if self.loss == "cross_entropy":
-            return float(F.cross_entropy(torch.from_numpy(logits).double(), labels_t))
-        targets = F.one_hot(labels_t, self.layer_sizes[-1]).double()
-        return float(F.mse_loss(torch.from_numpy(outputs).double(), targets))
+        loss = get_loss(self.loss)
+        if loss.on_logits:
+            inputs, targets = torch.from_numpy(logits).double(), labels_t
+        else:
+            inputs = torch.from_numpy(outputs).double()
+            targets = F.one_hot(labels_t, self.layer_sizes[-1]).double()
+        return float(getattr(F, loss.torch_function)(inputs, targets))

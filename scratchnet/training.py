@@ -16,6 +16,7 @@ from .data import load_dataset
 from .files import check_output_path
 from .frameworks import REGISTRY, SCRATCH, TWIN, checkpoint_names
 from .precision import PrecisionConfig
+from .presets import DEFAULT
 from .validation import check_architecture
 
 TRAIN_FRAMEWORKS = checkpoint_names()
@@ -43,8 +44,9 @@ def model_class(framework):
     return REGISTRY[framework].model_class()
 
 
-def train_model(layer_sizes, activations, loss="mse", epochs=3, alpha=0.1, batch_size=32,
-                dataset="digits", framework=SCRATCH, out=None, seed=42,
+def train_model(layer_sizes, activations, loss="mse", epochs=DEFAULT["epochs"],
+                alpha=DEFAULT["alpha"], batch_size=DEFAULT["batch_size"],
+                dataset="digits", framework=SCRATCH, out=None, seed=DEFAULT["seed"],
                 train_dtype="float32", validation=False, on_epoch_end=None):
     """Train on ``dataset``'s training split and save to ``out`` (a ``.npz`` path, or None).
 
@@ -85,8 +87,9 @@ class TwinRun:
     n_test: int
 
 
-def train_both(layer_sizes, activations, loss="mse", epochs=3, alpha=0.1, batch_size=32,
-               dataset="digits", seed=42, train_dtype="float32"):
+def train_both(layer_sizes, activations, loss="mse", epochs=DEFAULT["epochs"],
+               alpha=DEFAULT["alpha"], batch_size=DEFAULT["batch_size"], dataset="digits",
+               seed=DEFAULT["seed"], train_dtype="float32"):
     """Train the NumPy network and its twin identically (same weights, same batches) and
     measure how far their held-out outputs differ: what ``scratchnet demo`` prints."""
     from .pytorch_model import is_torch_available
