@@ -45,7 +45,20 @@ PRESETS = {
 }
 
 
-class FrameworkPresetBenchmark:
+class ModelBenchmark:
+    """The hooks of every benchmark of a model, as in scikit-learn's asv suite:
+    ``make_model`` builds the model a benchmark measures, ``skip`` raises
+    NotImplementedError where this commit cannot build it (asv records "skipped"); both
+    go through ``model_class``, the suite's one compatibility helper."""
+
+    def make_model(self, framework, preset):
+        return build(framework, preset)
+
+    def skip(self, framework):
+        model_class(framework)  # raises NotImplementedError saying why
+
+
+class FrameworkPresetBenchmark(ModelBenchmark):
     """Parameters, version and shared data of a benchmark of one framework on one preset.
 
     ``version`` is set so that refactoring a benchmark's code, without
@@ -118,7 +131,7 @@ def trained_models():
     return data, trained
 
 
-class TrainedBenchmark:
+class TrainedBenchmark(ModelBenchmark):
     """Base of the benchmarks that read trained models. asv runs a ``setup_cache`` once per
     defining function, so every subclass shares this one: each model is trained once per
     commit, not once per benchmark process."""
@@ -132,7 +145,7 @@ class TrainedBenchmark:
         """The trained entry, or NotImplementedError saying why this commit has none."""
         _, trained = cache
         if (framework, preset) not in trained:
-            build(framework, preset)  # raises NotImplementedError with the reason
+            self.skip(framework)
             raise RuntimeError(f"{framework} on {preset} was not trained by setup_cache")
         if "error" in trained[framework, preset]:
             raise RuntimeError(f"{framework} on {preset}: {trained[framework, preset]['error']}")

@@ -49,7 +49,7 @@ class Inference(TrainedBenchmark):
             if framework == "onnxruntime":
                 model = onnxruntime_model(self.trained(cache, "scratch_numpy", preset)["weights"], preset)
             else:
-                model = build(framework, preset)
+                model = self.make_model(framework, preset)
                 model.set_weights(self.trained(cache, framework, preset)["weights"])
             _models[framework, preset] = model
         self.model = _models[framework, preset]
