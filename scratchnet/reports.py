@@ -239,15 +239,20 @@ def interpretation(rows):
                          f"{format_number(torch_row['final_accuracy'])}")
         for user in (row for name, row in by_framework.items() if name not in REGISTRY):
             lines += _user_lines(prefix, user, torch_row)
-        runtime = by_framework.get("onnxruntime")
-        if scratch and runtime and scratch["status"] == runtime["status"] == "ok":
-            lines += filter(None, (_ratio_line(prefix, what, scratch, runtime, column)
-                                   for column, what in _TIMES[1:]))
-            if runtime.get("parity_max_abs_diff") is not None:  # the asv suite does not measure it
-                lines.append(f"{prefix}Parity: largest |p_scratch - p_onnxruntime| on the held-out "
-                             f"split = {format_number(runtime['parity_max_abs_diff'])}; accuracy "
+        # every other registered framework (onnxruntime, pytorch_cuda...): scratch_numpy
+        # against it, for the figures it has
+        for name, other in by_framework.items():
+            if name in (SCRATCH, TWIN) or name not in REGISTRY:
+                continue
+            if not (scratch and scratch["status"] == other["status"] == "ok"):
+                continue
+            lines += filter(None, (_ratio_line(prefix, what, scratch, other, column)
+                                   for column, what in _TIMES))
+            if other.get("parity_max_abs_diff") is not None:  # the asv suite does not measure it
+                lines.append(f"{prefix}Parity: largest |p_scratch - p_{name}| on the held-out "
+                             f"split = {format_number(other['parity_max_abs_diff'])}; accuracy "
                              f"{format_number(scratch['final_accuracy'])} vs "
-                             f"{format_number(runtime['final_accuracy'])}")
+                             f"{format_number(other['final_accuracy'])}")
     stops = list(dict.fromkeys(f"{_group(r)}: {r['rounds_stopped_by']}" if len(groups) > 1
                                else r["rounds_stopped_by"] for r in rows if r.get("rounds_stopped_by")))
     lines += [f"Rounds: {stop}" for stop in stops]

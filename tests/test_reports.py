@@ -205,3 +205,20 @@ def test_the_summary_title_fits_however_many_rows_were_busy_or_failed():
     assert _title_notes(busy[:2]) == [
         "scratch_numpy (default) measured on a busy machine (contention 0.50); pytorch "
         "(default) measured on a busy machine (contention 0.51)"]
+
+
+def test_every_registered_framework_gets_its_lines():
+    """A row of any registered framework besides the pair (here pytorch_cuda) is set against
+    scratch_numpy in the interpretation, ratios from its own columns."""
+    from scratchnet.reports import COLUMNS, interpretation
+    base = dict.fromkeys(COLUMNS) | {"status": "ok", "preset": "default", "precision": "float32",
+                                     "final_accuracy": 0.9, "peak_memory_mb": 10.0}
+    rows = [base | {"framework": name, "train_time_per_epoch_s": seconds,
+                    "inference_latency_per_sample_s": seconds / 100,
+                    "single_sample_latency_s": seconds / 10}
+            for name, seconds in (("scratch_numpy", 0.01), ("pytorch", 0.02), ("pytorch_cuda", 0.04))]
+    rows[1]["parity_max_abs_diff"] = rows[0]["parity_max_abs_diff"] = 1e-7
+    rows[2]["parity_max_abs_diff"] = 2e-7
+    text = interpretation(rows)
+    assert "Training time per epoch: scratch_numpy 0.01 s / pytorch_cuda 0.04 s = 0.25 (scratch_numpy 4.00x faster)" in text
+    assert "Parity: largest |p_scratch - p_pytorch_cuda| on the held-out split = 2.000e-07" in text
