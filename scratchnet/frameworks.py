@@ -194,7 +194,7 @@ def user_framework(name, model, layout="in_out"):
 def user_entry(name, spec, layout="in_out"):
     """The registry entry of a user class already checked by ``user_framework``."""
     return Framework(name, f"your class {spec}", lambda: _user_factory(spec, layout),
-                     blas=_numpy_blas, spec=spec, layout=layout)
+                     blas=_numpy_blas, counted=False, spec=spec, layout=layout)
 
 
 def _user_factory(spec, layout):

@@ -31,3 +31,26 @@ def test_the_summary_axes_say_which_way_is_better():
     labels = [ax.get_ylabel() for ax in reports.summary_figure(rows).axes]
     assert labels == ["seconds (lower is better)", "microseconds (lower is better)",
                       "MB (resident) (lower is better)", "accuracy (0-1) (higher is better)"]
+
+
+def test_the_asv_suites_units_are_the_tables():
+    """The suite keeps its own unit strings (it imports at commits older than metrics.py);
+    each track's equals the table's unit of the report column it is exported to."""
+    import importlib
+    import inspect
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).parents[1])
+    sys.path.insert(0, root)
+    try:
+        seen = 0
+        for name in ("instructions", "quality", "training"):
+            module = importlib.import_module(f"benchmarks.{name}")
+            for cls in (c for c in vars(module).values() if inspect.isclass(c)):
+                for method, function in vars(cls).items():
+                    if method.startswith("track_") and hasattr(function, "unit"):
+                        assert function.unit == metrics.METRICS[asv_export.METRICS[method]].unit, method
+                        seen += 1
+        assert seen >= 5
+    finally:
+        sys.path.remove(root)
