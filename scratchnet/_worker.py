@@ -21,6 +21,7 @@ import traceback
 import numpy as np
 
 from . import benchmark, contention
+from .base import BaseNetwork
 from .job import Job
 
 
@@ -109,6 +110,11 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     if cuda:
         import torch
         row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    # Last, untimed: one more fit that evaluates after each epoch, for the learning curves
+    # (the timed fits evaluate nothing). A user's class has no such fit: no curves.
+    if isinstance(model, BaseNetwork):
+        history = make_model().fit(X_train, y_train, validation_data=(X_test, y_test), **fit_args)
+        row["history"] = {name: [float(v) for v in values] for name, values in history.items()}
     return row, _finite_outputs(model, X_test)
 
 

@@ -45,6 +45,8 @@ COLUMNS = SPEC_COLUMNS + [
 ]
 FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
          "markdown": "comparison_metrics.md", "png": "comparison_summary.png"}
+#: Written beside them when a row has its per-epoch history (``history`` in the JSON).
+CURVES_FILE = "comparison_curves.png"
 
 # The metric columns of the console and Markdown tables (names carry their units).
 TABLE = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
@@ -237,6 +239,12 @@ def interpretation(rows):
                          f"({scratch['precision']}); accuracy "
                          f"{format_number(scratch['final_accuracy'])} vs "
                          f"{format_number(torch_row['final_accuracy'])}")
+            if scratch.get("loss") == "mse" and (scratch.get("final_accuracy") or 0) < 0.5:
+                lines.append(f"{prefix}Accuracy {format_number(scratch['final_accuracy'])} is not a "
+                             f"fault: with the MSE loss, {scratch.get('epochs')} epochs and alpha "
+                             f"{scratch.get('alpha')} on pixels in [0, 1] both networks have barely begun "
+                             f"to learn (comparison_curves.png shows it); --loss cross_entropy, or "
+                             f"more --epochs, shows networks that learn")
         for user in (row for name, row in by_framework.items() if name not in REGISTRY):
             lines += _user_lines(prefix, user, torch_row)
         # every other registered framework (onnxruntime, pytorch_cuda...): scratch_numpy
@@ -469,9 +477,61 @@ def write_reports(rows, out_dir):
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise WriteError(f"cannot create the folder {out_dir!r}: {exc.strerror or exc}") from None
+    curves = any(row.get("history") for row in rows)
+    if curves:
+        paths["curves_png"] = os.path.join(out_dir, CURVES_FILE)
     with written_together():
         write_json(rows, paths["json"])
         write_csv(rows, paths["csv"])
         write_markdown(rows, paths["markdown"])
         write_png(rows, paths["png"])
+        if curves:
+            save_png(curves_figure(rows), paths["curves_png"])
     return paths
+
+
+#: The curves' panels: the history key, its title and its axis label.
+CURVES = [("loss", "Training loss (mean over the epoch's batches)", "loss (lower is better)"),
+          ("accuracy", "Training accuracy (mean over the epoch's batches)",
+           "accuracy (higher is better)"),
+          ("val_loss", "Held-out loss (after the epoch)", "loss (lower is better)"),
+          ("val_accuracy", "Held-out accuracy (after the epoch)", "accuracy (higher is better)")]
+
+
+def curves_figure(rows):
+    """Each framework's per-epoch history, overlaid: colour per framework, marker per
+    configuration. Same seed, same batches: lines that coincide learn the same."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    rows = [row for row in rows if row.get("history")]
+    groups = list(dict.fromkeys(_group(row) for row in rows))
+    frameworks = list(dict.fromkeys(row["framework"] for row in rows))
+    users = [f for f in frameworks if f not in REGISTRY]
+    markers = "os^Dvx"
+    figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100, layout="constrained")
+    axes = figure.subplots(2, 2).ravel()
+    for ax, (key, title, label) in zip(axes, CURVES):
+        for row in rows:
+            values = row["history"].get(key)
+            if not values:
+                continue
+            index = frameworks.index(row["framework"])
+            group = _group(row)
+            ax.plot(range(1, len(values) + 1), values, color=color(row["framework"], users),
+                    linestyle="-" if index == 0 else (0, (4, 2 + index)),
+                    marker=markers[groups.index(group) % len(markers)],
+                    markersize=7 - 1.5 * index, fillstyle="full" if index == 0 else "none",
+                    label=f"{row['framework']}" + (f" ({group})" if len(groups) > 1 else ""))
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if "accuracy" in key:
+            ax.set_ylim(0, 1)
+    axes[0].legend(fontsize=8)
+    figure.suptitle("Learning curves: same initial weights, same batches; lines that coincide "
+                    "learn the same (the timed fits are not these: this fit evaluates every epoch)",
+                    fontsize=10)
+    return figure

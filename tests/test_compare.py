@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from helpers import assert_close
 from scratchnet import compare, pytorch_model
 from scratchnet.ratios import RATIO_COLUMNS, ratio_with_interval
 from scratchnet.reports import COLUMNS, SPEC_COLUMNS
@@ -62,6 +63,16 @@ def test_each_row_says_what_else_used_the_cpu(rows):
         assert 0 <= row["contention"] <= 1 and 0 <= row["contention_runqueue_wait"] <= 1
         assert row["disturbed"] in (True, False) and row["contention_window_s"] > 0
         assert row["contention_cpus"] == len(os.sched_getaffinity(0))
+
+
+def test_each_row_keeps_its_learning_curves_and_the_twins_coincide(rows):
+    scratch, torch_row = rows
+    for row in rows:
+        assert sorted(row["history"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+        assert all(len(values) == TINY["epochs"] for values in row["history"].values())
+    for key in ("loss", "val_loss"):  # same weights, same batches: float32 round-off apart
+        assert_close(scratch["history"][key], torch_row["history"][key], 1e-5, key)
+    assert scratch["history"]["val_accuracy"][-1] == scratch["final_accuracy"]
 
 
 def test_parity_is_measured_and_shared(rows):

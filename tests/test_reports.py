@@ -222,3 +222,31 @@ def test_every_registered_framework_gets_its_lines():
     text = interpretation(rows)
     assert "Training time per epoch: scratch_numpy 0.01 s / pytorch_cuda 0.04 s = 0.25 (scratch_numpy 4.00x faster)" in text
     assert "Parity: largest |p_scratch - p_pytorch_cuda| on the held-out split = 2.000e-07" in text
+
+
+def test_the_curves_are_drawn_when_a_row_has_its_history(tmp_path):
+    from scratchnet.reports import COLUMNS, CURVES_FILE, write_reports
+    row = dict.fromkeys(COLUMNS) | {"framework": "scratch_numpy", "status": "ok", "preset": "default",
+                                    "train_time_per_epoch_s": 0.01, "final_accuracy": 0.5}
+    paths = write_reports([row], tmp_path / "plain")  # asv's rows have no history
+    assert "curves_png" not in paths and not (tmp_path / "plain" / CURVES_FILE).exists()
+    history = {"loss": [1.0, 0.5], "accuracy": [0.3, 0.6], "val_loss": [1.1, 0.6],
+               "val_accuracy": [0.4, 0.5]}
+    paths = write_reports([row | {"history": history}], tmp_path / "curves")
+    assert paths["curves_png"] == str(tmp_path / "curves" / CURVES_FILE)
+    assert (tmp_path / "curves" / CURVES_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from scratchnet.reports import read_json
+    assert read_json(paths["json"])[0]["history"] == history
+
+
+def test_a_low_mse_accuracy_is_explained():
+    from scratchnet.reports import COLUMNS, interpretation
+    base = dict.fromkeys(COLUMNS) | {"status": "ok", "preset": "default", "precision": "float32",
+                                     "epochs": 3, "alpha": 0.1, "train_time_per_epoch_s": 0.01,
+                                     "parity_max_abs_diff": 1e-7}
+    for loss, accuracy, explained in (("mse", 0.27, True), ("mse", 0.9, False),
+                                      ("cross_entropy", 0.27, False)):
+        rows = [base | {"framework": name, "loss": loss, "final_accuracy": accuracy}
+                for name in ("scratch_numpy", "pytorch")]
+        assert ("is not a fault: with the MSE loss, 3 epochs and alpha 0.1" in interpretation(rows)) \
+            is explained, (loss, accuracy)
