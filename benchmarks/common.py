@@ -20,9 +20,13 @@ def _user_models(text):
     for entry in filter(None, (part.strip() for part in text.split(","))):
         name, _, spec = entry.partition("=")
         spec, _, layout = spec.partition("@")
-        if not name or ":" not in spec:
+        if not name or ":" not in spec or layout not in ("", "in_out", "out_in"):
             raise ValueError(f"SCRATCHNET_MODELS: {entry!r} is not NAME=package.module:Class"
                              f"[@out_in]")
+        if name.lower() in ("scratch_numpy", "pytorch", "pytorch_cuda", "onnxruntime") \
+                or name in models:
+            raise ValueError(f"SCRATCHNET_MODELS: the name {name!r} is taken; give each class "
+                             f"a name of its own")
         models[name] = (spec, layout or "in_out")
     return models
 

@@ -941,3 +941,20 @@ def test_a_failing_user_class_fails_only_its_own_benchmarks():
     assert outcome["scratch_numpy"] == outcome["pytorch"] == "ok"
     assert outcome["bad"] == "bad on default: ValueError: the student's own error"
     assert outcome["missing"].startswith("missing on default: CheckError: model file '/no/such.py'")
+
+
+def test_scratchnet_models_names_each_class_once_and_knows_the_layouts():
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.common import _user_models
+    finally:
+        sys.path.remove(str(ROOT))
+    assert _user_models(" mine=/a/net.py:Net@out_in, other=pkg.mod:MLP ,") == {
+        "mine": ("/a/net.py:Net", "out_in"), "other": ("pkg.mod:MLP", "in_out")}
+    assert _user_models("") == {}
+    for bad, words in (("pytorch=m:C", "the name 'pytorch' is taken"),
+                       ("a=m:C,a=m:D", "the name 'a' is taken"),
+                       ("a=m:C@sideways", "is not NAME=package.module:Class"),
+                       ("a=mC", "is not NAME=package.module:Class")):
+        with pytest.raises(ValueError, match=words):
+            _user_models(bad)
