@@ -47,6 +47,8 @@ FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
          "markdown": "comparison_metrics.md", "png": "comparison_summary.png"}
 #: Written beside them when a row has its per-epoch history (``history`` in the JSON).
 CURVES_FILE = "comparison_curves.png"
+#: Everything above in one page that needs nothing outside itself.
+HTML_FILE = "comparison_report.html"
 
 # The metric columns of the console and Markdown tables (names carry their units).
 TABLE = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
@@ -469,9 +471,10 @@ def _spans_decades(rows, column):
 
 
 def write_reports(rows, out_dir):
-    """Write JSON, CSV, Markdown and PNG into ``out_dir`` (created if missing); return their
-    paths. The four are renamed into place only once all are written: a failure (a full
-    disk at the PNG) leaves the earlier set as it was."""
+    """Write JSON, CSV, Markdown, the summary PNG, the learning curves (where a row has its
+    history) and the HTML page into ``out_dir`` (created if missing); return their paths.
+    They are renamed into place only once all are written: a failure (a full disk at the
+    PNG) leaves the earlier set as it was."""
     paths = {kind: os.path.join(out_dir, name) for kind, name in FILES.items()}
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -480,14 +483,71 @@ def write_reports(rows, out_dir):
     curves = any(row.get("history") for row in rows)
     if curves:
         paths["curves_png"] = os.path.join(out_dir, CURVES_FILE)
+    paths["html"] = os.path.join(out_dir, HTML_FILE)
+    figures = [summary_figure(rows)] + ([curves_figure(rows)] if curves else [])
     with written_together():
         write_json(rows, paths["json"])
         write_csv(rows, paths["csv"])
         write_markdown(rows, paths["markdown"])
-        write_png(rows, paths["png"])
+        save_png(figures[0], paths["png"])
         if curves:
-            save_png(curves_figure(rows), paths["curves_png"])
+            save_png(figures[1], paths["curves_png"])
+        atomic_write_text(paths["html"], html_report(rows, figures))
     return paths
+
+
+#: The environment a report states, from its first row.
+ENVIRONMENT = ["machine", "cpu", "cpu_count", "platform", "python_version", "numpy_version",
+               "torch_version", "onnxruntime_version", "blas", "threads", "precision", "repeats",
+               "rounds", "started_utc", "commit", "source"]
+
+
+def html_report(rows, figures):
+    """The whole report as one HTML page: the table, the interpretation, each row's
+    contention, the environment and the figures embedded as PNG data, with no script and
+    no reference to anything outside the page (it opens from file:// offline)."""
+    import base64
+    import html
+
+    def table(header, body):
+        head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
+        lines = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in line)
+                        + "</tr>" for line in body)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
+
+    images = []
+    for figure in figures:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        images.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    first = rows[0] if rows else {}
+    environment = [[key, first.get(key)] for key in ENVIRONMENT if first.get(key) is not None]
+    busy = [[row["framework"], _group(row) or "", format_number(row.get("contention")),
+             format_number(row.get("contention_runqueue_wait")), row.get("disturbed")]
+            for row in rows]
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>scratchnet comparison</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1250px}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+        "td,th{border:1px solid #bbb;padding:3px 8px;text-align:left}"
+        "th{background:#eee}img{max-width:100%;border:1px solid #ddd}"
+        "pre{white-space:pre-wrap}.wide{overflow-x:auto}</style></head><body>",
+        "<h1>scratchnet comparison</h1>",
+        "<h2>Medians [min-max]</h2>", f'<div class="wide">{table(*table_rows(rows))}</div>',
+        "<h2>What the figures say</h2>", f"<pre>{html.escape(interpretation(rows))}</pre>",
+        "<h2>Was the machine busy?</h2>",
+        "<p>contention: the share of the allowed CPUs' time that other processes or the "
+        "hypervisor used while a row was timed (worst round); run-queue wait: the share of "
+        "our threads' runnable time spent waiting for a CPU; disturbed: either is 0.10 or "
+        "more.</p>",
+        table(["framework", "preset", "contention", "run-queue wait", "disturbed"], busy),
+        "<h2>Environment</h2>", table(["setting", "value"], environment),
+        "<h2>Figures</h2>",
+        *[f'<p><img alt="figure {i + 1}" src="data:image/png;base64,{data}"></p>'
+          for i, data in enumerate(images)],
+        "</body></html>"]
+    return "\n".join(parts) + "\n"
 
 
 #: The curves' panels: the history key, its title and its axis label.

@@ -74,7 +74,7 @@ def test_compare_prints_the_table_and_writes_the_reports(tiny_compare):
     assert any(line.startswith("Parity: largest |p_scratch - p_torch|") for line in lines)
     written = sorted(p.name for p in folder.iterdir())
     assert written == ["comparison_curves.png", "comparison_metrics.csv", "comparison_metrics.json",
-                       "comparison_metrics.md", "comparison_summary.png"]
+                       "comparison_metrics.md", "comparison_report.html", "comparison_summary.png"]
     import json
     rows = json.loads((folder / "comparison_metrics.json").read_text())
     assert [(r["framework"], r["preset"], r["threads"]) for r in rows] == [

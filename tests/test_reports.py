@@ -163,7 +163,7 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         reports.write_png(fake_rows()[:2], tmp_path / reports.FILES["png"])
     assert (tmp_path / reports.FILES["png"]).read_bytes() == before[reports.FILES["png"]]
-    assert sorted(os.listdir(tmp_path)) == sorted(reports.FILES.values())
+    assert sorted(os.listdir(tmp_path)) == sorted([*reports.FILES.values(), reports.HTML_FILE])
 
 
 def test_one_slow_run_moves_neither_the_whiskers_nor_the_scale():
@@ -250,3 +250,31 @@ def test_a_low_mse_accuracy_is_explained():
                 for name in ("scratch_numpy", "pytorch")]
         assert ("is not a fault: with the MSE loss, 3 epochs and alpha 0.1" in interpretation(rows)) \
             is explained, (loss, accuracy)
+
+
+def test_the_html_report_needs_nothing_outside_itself(tmp_path):
+    """Every src and href is data the page carries, no script, no address elsewhere."""
+    import html.parser
+    paths = reports.write_reports(fake_rows(), tmp_path)
+    text = open(paths["html"], encoding="utf-8").read()
+
+    class References(html.parser.HTMLParser):
+        found, tags = [], set()
+
+        def handle_starttag(self, tag, attributes):
+            self.tags.add(tag)
+            self.found += [value for name, value in attributes if name in ("src", "href", "srcset")]
+
+    parser = References()
+    parser.feed(text)
+    assert parser.found and all(value.startswith("data:image/png;base64,") for value in parser.found)
+    assert "script" not in parser.tags and "link" not in parser.tags
+    assert "http://" not in text and "https://" not in text and "url(" not in text
+    for row in fake_rows():
+        assert f"<td>{row['framework']}</td>" in text
+    assert reports.interpretation(fake_rows()).splitlines()[0] in html_unescape(text)
+
+
+def html_unescape(text):
+    import html
+    return html.unescape(text)
