@@ -211,12 +211,14 @@ def _largest(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _first_difference(mine, theirs, before, tolerance):
-    """(layer (1-based), quantity, largest difference, update ratio) of the W or b nearest the
+def _first_difference(mine, theirs, tolerance, before=None):
+    """(layer (1-based), quantity, largest difference, ratio) of the W or b nearest the
     output that differs, or None: backpropagation carries an error from where it is made
     towards the input, so the layer nearest the output that differs is where it was made.
-    The update ratio is the least-squares factor between the user's change of that
-    quantity and the reference's."""
+    The ratio is the least-squares factor between the user's change of that quantity since
+    ``before`` and the reference's (without ``before``: between the quantities themselves,
+    e.g. two gradients); None where the shapes differ."""
+    before = before or [(0.0, 0.0)] * len(mine)
     layers = list(enumerate(zip(mine, theirs, before), 1))
     for layer, ((W, b), (W_ref, b_ref), (W0, b0)) in reversed(layers):
         for name, value, ref, start in (("W", W, W_ref, W0), ("b", b, b_ref, b0)):
@@ -368,7 +370,7 @@ def check_model(cls, layer_sizes=(20, 16, 10), activations=("relu", "softmax"), 
         except (Exception, SystemExit) as exc:
             lines.append(_raised(label, exc, layout, "get_weights after fit"))
             continue
-        found = _first_difference(mine, theirs, start, TOLERANCE["float64"])
+        found = _first_difference(mine, theirs, TOLERANCE["float64"], before=start)
         if found is None:
             diff = max(max(_largest(W, Wr), _largest(b, br)) for (W, b), (Wr, br) in zip(mine, theirs))
             lines.append(Line(label, "pass", diff, TOLERANCE["float64"]))
@@ -436,22 +438,20 @@ def _gradient_line(user, reference, start, X, y, n_layers, layout, time_limit):
     if len(grads) != n_layers:
         return Line(label, "fail", detail=f"returned {len(grads)} (dW, db) pairs, expected {n_layers}")
     tolerance = TOLERANCE["float64"]
-    for layer in range(n_layers, 0, -1):
-        for name, mine, ref in (("dW", *[g[layer - 1][0] for g in (grads, grads_ref)]),
-                                ("db", *[g[layer - 1][1] for g in (grads, grads_ref)])):
-            if mine.shape != ref.shape:
-                return Line(label, "fail", detail=f"layer {layer} {name} has shape {mine.shape}, "
-                                                  f"expected {ref.shape}")
-            diff = _largest(mine, ref)
-            if not diff <= tolerance:
-                scale = float(np.vdot(ref, ref))
-                ratio = float(np.vdot(mine, ref)) / scale if scale else None
-                meaning = (f"{name} is zero" if ratio is not None and abs(ratio) < 0.01
-                           else _meaning(name, ratio))
-                return Line(label, "fail", diff, tolerance,
-                            f"layer {layer} {name} differs (the layer nearest the output that does)"
-                            + (f" ({ratio:.3g} times the reference's)" if ratio is not None
-                               and math.isfinite(ratio) else "") + f": {meaning}")
+    found = _first_difference(grads, grads_ref, tolerance)
+    if found is not None:
+        layer, quantity, diff, ratio = found
+        name, index = f"d{quantity}", "Wb".index(quantity)
+        mine, ref = grads[layer - 1][index], grads_ref[layer - 1][index]
+        if mine.shape != ref.shape:
+            return Line(label, "fail", detail=f"layer {layer} {name} has shape {mine.shape}, "
+                                              f"expected {ref.shape}")
+        meaning = (f"{name} is zero" if ratio is not None and abs(ratio) < 0.01
+                   else _meaning(name, ratio))
+        return Line(label, "fail", diff, tolerance,
+                    f"layer {layer} {name} differs (the layer nearest the output that does)"
+                    + (f" ({ratio:.3g} times the reference's)" if ratio is not None
+                       and math.isfinite(ratio) else "") + f": {meaning}")
     diff = max([abs(loss - loss_ref)] + [max(_largest(a, c), _largest(b, d))
                                          for (a, b), (c, d) in zip(grads, grads_ref)])
     if not abs(loss - loss_ref) <= tolerance:
