@@ -458,6 +458,13 @@ def save_png(figure, path):
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
 
 
+def png_bytes(figure):
+    """A matplotlib Figure rendered as PNG, as ``save_png`` writes it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
 def _or(value, default):
     return default if value is None else value
 
@@ -484,15 +491,15 @@ def write_reports(rows, out_dir):
     if curves:
         paths["curves_png"] = os.path.join(out_dir, CURVES_FILE)
     paths["html"] = os.path.join(out_dir, HTML_FILE)
-    figures = [summary_figure(rows)] + ([curves_figure(rows)] if curves else [])
+    # each figure rendered once: its PNG file and the HTML page carry the same bytes
+    images = [png_bytes(summary_figure(rows))] + ([png_bytes(curves_figure(rows))] if curves else [])
     with written_together():
         write_json(rows, paths["json"])
         write_csv(rows, paths["csv"])
         write_markdown(rows, paths["markdown"])
-        save_png(figures[0], paths["png"])
-        if curves:
-            save_png(figures[1], paths["curves_png"])
-        atomic_write_text(paths["html"], html_report(rows, figures))
+        for kind, data in zip(("png", "curves_png"), images):
+            atomic_write(paths[kind], lambda handle, data=data: handle.write(data))
+        atomic_write_text(paths["html"], html_report(rows, images))
     return paths
 
 
@@ -502,10 +509,10 @@ ENVIRONMENT = ["machine", "cpu", "cpu_count", "platform", "python_version", "num
                "rounds", "started_utc", "commit", "source"]
 
 
-def html_report(rows, figures):
+def html_report(rows, images):
     """The whole report as one HTML page: the table, the interpretation, each row's
-    contention, the environment and the figures embedded as PNG data, with no script and
-    no reference to anything outside the page (it opens from file:// offline)."""
+    contention, the environment and ``images`` (PNG bytes) embedded as data, with no script
+    and no reference to anything outside the page (it opens from file:// offline)."""
     import base64
     import html
 
@@ -515,11 +522,7 @@ def html_report(rows, figures):
                         + "</tr>" for line in body)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
 
-    images = []
-    for figure in figures:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        images.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    images = [base64.b64encode(data).decode("ascii") for data in images]
     first = rows[0] if rows else {}
     environment = [[key, first.get(key)] for key in ENVIRONMENT if first.get(key) is not None]
     busy = [[row["framework"], _group(row) or "", format_number(row.get("contention")),
