@@ -53,14 +53,9 @@ class UserModel:
         return self.model.forward(np.asarray(X, dtype=dtype))
 
     def predict_proba(self, X, precision=None):
-        out = self.forward(X, precision=precision)
-        if hasattr(out, "detach"):
-            out = out.detach().cpu().numpy()
-        out = np.asarray(out, dtype=np.float64)
-        if out.shape != (len(X), self.n_outputs):
-            raise ValueError(f"forward returned shape {out.shape}, expected "
-                             f"({len(X)}, {self.n_outputs})")
-        return out
+        """The outputs (N, K) as float64 (torch tensors too); ShapeError on another shape."""
+        dtype = self.dtype if precision is None else np.dtype(precision)
+        return self._view.forward(np.asarray(X, dtype=dtype), self.n_outputs)
 
     def evaluate(self, X, y):
         """{"accuracy": share of rows whose largest output is the label}."""
