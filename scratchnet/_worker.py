@@ -92,6 +92,8 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
                                                              repeats=repeats, warmup=warmup, **fit_args)
     inference = _inference_metrics(model, job, X_train, X_test)
+    parts = (_breakdown(model, job, X_train, y_train, X_test, sgemm)
+             if job.breakdown and isinstance(model, BaseNetwork) else None)
     window = contention.contention_between(before, contention.take_snapshot(), job.threads)
     row = {
         "status": "ok", "notes": "",
@@ -104,6 +106,9 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
         "device": "cuda" if cuda else "cpu",
     }
     row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
+    if parts is not None:
+        parts["train"]["fit_step_s"] = float(train) / -(-job.n_samples // job.batch_size)
+        row["breakdown"] = parts
     if sgemm is not None:
         row["sgemm_gflops_per_s"] = float(sgemm)
         row["_runs"]["sgemm_gflops_per_s"] = sgemm.runs
@@ -116,6 +121,26 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
         history = make_model().fit(X_train, y_train, validation_data=(X_test, y_test), **fit_args)
         row["history"] = {name: [float(v) for v in values] for name, values in history.items()}
     return row, _finite_outputs(model, X_test)
+
+
+def _breakdown(model, job, X_train, y_train, X_test, sgemm):
+    """The parts of a training step and of a forward pass over the held-out split
+    (``scratchnet.breakdown``), on the model ``measure_training_time_per_epoch`` trained,
+    with the sgemm rate their GFLOP/s are set against. The steps train it on; its weights
+    are put back afterwards, so its accuracy and outputs are those of ``epochs`` epochs."""
+    from . import breakdown
+    from .validation import check_labels
+    labels = check_labels(y_train, len(X_train), job.layer_sizes[-1])
+    inference = breakdown.measure_inference(model, X_test, job.precision)
+    weights = model.get_weights()
+    try:
+        train = breakdown.measure_training(model, X_train, labels, job.batch_size, job.alpha,
+                                           seed=job.seed)
+    finally:
+        model.set_weights(weights)
+    return {"train": train, "inference": inference,
+            "sgemm_gflops_per_s": float(sgemm if sgemm is not None
+                                        else benchmark.measure_sgemm_gflops())}
 
 
 def _finite_outputs(model, X_test):

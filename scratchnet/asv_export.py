@@ -21,7 +21,7 @@ import os
 import subprocess
 from typing import NamedTuple
 
-from . import reports
+from . import plots, reports
 from .metrics import label as metric_label, unit as metric_unit
 from .asv_results import check_benchmarks, check_machine, check_result, int_or_none, read_json
 from .benchmark import Timing
@@ -394,7 +394,7 @@ def write_history_png(rows, path):
                 series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
         for (who, preset), values in sorted(series.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
             xs = [commits.index(c) for c in commits if c in values]
-            color = reports.COLORS.get(who, reports.color(who, users) if who in users else "black")
+            color = plots.COLORS.get(who, plots.color(who, users) if who in users else "black")
             ys = [values[commits[x]][0] for x in xs]
             ax.plot(xs, ys, styles.get(preset, "-"), color=color)
             single = [values[commits[x]][1] == 1 for x in xs]
@@ -425,7 +425,7 @@ def write_history_png(rows, path):
                       ncols=min(4, len(legend)), fontsize=8)
     figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
                     f"(oldest commit left)")
-    reports.save_png(figure, path)
+    plots.save_png(figure, path)
 
 
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,

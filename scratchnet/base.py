@@ -20,6 +20,7 @@ before the subclass is ready):
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
 
@@ -89,6 +90,10 @@ class Predictor(ABC):
 
 
 class BaseNetwork(Predictor):
+    #: ``None``, or a callable ``lap(layer, phase)`` that the training step and the forward
+    #: pass call at the end of each of their parts (``scratchnet.breakdown``); layer is
+    #: 1-based, or None for a part of the whole network.
+    _lap = None
     #: The name this model has in reports ("scratch_numpy", "pytorch").
     framework = ""
 
@@ -190,6 +195,17 @@ class BaseNetwork(Predictor):
             validation = (X_val, check_labels(validation_data[1], X_val.shape[0],
                                               self.layer_sizes[-1], "validation_data[1]"))
 
+        with self._training_context(batch_size):
+            return self._fit_checked(X, labels, epochs, alpha, batch_size, seed, shuffle,
+                                     validation, on_epoch_end)
+
+    def _training_context(self, batch_size):
+        """What every training step runs inside (fit's whole loop, and the breakdown's
+        steps): nothing here; the NumPy network sets its BLAS threads and error state."""
+        return contextlib.nullcontext()
+
+    def _fit_checked(self, X, labels, epochs, alpha, batch_size, seed, shuffle, validation,
+                     on_epoch_end):
         rng = self._shuffle_rng if seed is None else np.random.default_rng(seed)
         data = self._prepare_training_data(X.astype(self.train_dtype, copy=False), labels)
         history = {"loss": [], "accuracy": []}

@@ -133,6 +133,7 @@ def run_compare(args, out=None):
             prepared = prepare_comparison(**settings, repeats=args.repeats, warmup=args.warmup,
                                           rounds=args.rounds, target_ci=args.target_ci,
                                           max_time=args.max_time, roofline=args.roofline,
+                                          breakdown=args.breakdown,
                                           threads=args.threads, frameworks=frameworks,
                                           models=models, time_limit=args.time_limit)
         except (ValueError, TypeError) as exc:
@@ -167,6 +168,11 @@ def run_compare(args, out=None):
               "sgemm: NumPy float32 at 2048x2048 in each worker)",
               file=out)
         print(roofline_table(rows), file=out)
+    if args.breakdown:
+        from .reports import breakdown_text
+        print("\nwhere the time goes (--breakdown)\n" + (
+            breakdown_text(rows) or "no row has a breakdown: it needs scratch_numpy or pytorch"),
+            file=out)
     if args.instructions:
         print("\ninstructions (valgrind, one thread; a regression signal, not a speed; "
               "scratch/this: scratch_numpy's count over this row's)", file=out)
@@ -376,6 +382,11 @@ def build_parser():
                          help="also measure NumPy's sgemm rate at 2048x2048 in each training "
                               "worker (same process and threads, just before the timed training) "
                               "and report the achieved training GFLOP/s against it")
+    compare.add_argument("--breakdown", action="store_true",
+                         help="also time the parts of one training step and of one forward pass, "
+                              "layer by layer and phase by phase (matrix product, bias, "
+                              "activation, loss, dW, dX, db, update) for scratch_numpy and the "
+                              "PyTorch twin; printed, and drawn in comparison_breakdown.png")
     compare.add_argument("--layer-sizes", type=_int_list, help="e.g. 784,64,10")
     compare.add_argument("--activations", type=_name_list, help="e.g. relu,softmax")
     compare.add_argument("--n-samples", type=int, help="training samples (a quarter as many more "

@@ -114,7 +114,7 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
                                alpha=0.1, seed=42, *, dataset=None, precision="float32",
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
                                rounds=DEFAULT_ROUNDS, target_ci=None, max_time=DEFAULT_MAX_TIME,
-                               roofline=False, instructions=False, models=None,
+                               roofline=False, instructions=False, breakdown=False, models=None,
                                layout="in_out", time_limit=None, progress=None,
                                clock=time.monotonic):
     """Train and time both models with identical settings; one row (dict) per framework.
@@ -142,6 +142,9 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     training) and adds each row's achieved GFLOP/s and its fraction of that rate.
     ``instructions=True`` also counts the instructions of one training step and of
     one inference under valgrind (``scratchnet.instructions``).
+    ``breakdown=True`` also times the parts of one training step and of one forward pass,
+    layer by layer and phase by phase, on the scratch network and the PyTorch twin
+    (``scratchnet.breakdown``; each such row gets a ``breakdown``).
     ``models`` adds a row per user class, ``{"row name": class or "module:Class" or
     "file.py:Class"}``, measured by the same worker as the built-in rows from
     scratchnet's initial weights (``scratchnet.user_model``); ``layout="out_in"`` for
@@ -155,15 +158,16 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         layer_sizes, activations, n_samples, epochs, batch_size, alpha, seed, dataset=dataset,
         precision=precision, loss=loss, repeats=repeats, warmup=warmup, threads=threads,
         frameworks=frameworks, rounds=rounds, target_ci=target_ci, max_time=max_time,
-        roofline=roofline, models=models, layout=layout, time_limit=time_limit)
+        roofline=roofline, breakdown=breakdown, models=models, layout=layout,
+        time_limit=time_limit)
     return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
 
 
 def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
                        alpha=0.1, seed=42, *, dataset=None, precision="float32", loss="mse",
                        repeats=7, warmup=1, threads=None, frameworks=None, rounds=DEFAULT_ROUNDS,
-                       target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False, models=None,
-                       layout="in_out", time_limit=None):
+                       target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False,
+                       breakdown=False, models=None, layout="in_out", time_limit=None):
     """Check every setting of ``benchmark_scratch_vs_torch`` and load its data, running
     nothing: a bad argument raises ValueError or TypeError naming it. Returns what
     ``run_comparison`` takes, so a run of several configurations can check them all
@@ -183,7 +187,7 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
         seed=check_seed(seed), precision=check_dtype_name(precision, "precision", TRAIN_DTYPES),
         repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
         threads=check_threads(threads), rounds=check_int(rounds, "rounds"),
-        roofline=bool(roofline),
+        roofline=bool(roofline), breakdown=bool(breakdown),
     )
     target_ci, max_time = check_target(target_ci, max_time)
     if time_limit is not None:
@@ -369,6 +373,9 @@ def _pool_rounds(results):
             failed["notes"] += f" (in round {rows.index(failed) + 1} of {len(rows)})"
         return failed, None
     pooled = dict(rows[0])
+    if all("breakdown" in row for row in rows):
+        from .breakdown import pool
+        pooled["breakdown"] = pool([row["breakdown"] for row in rows])
     runs = {column: [v for row in rows for v in row["_runs"][column]] for column in pooled["_runs"]}
     del pooled["_runs"]
     pooled.pop("_contention", None)

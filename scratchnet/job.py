@@ -35,6 +35,7 @@ class Job:
     threads: int  # BLAS and torch threads
     rounds: int  # worker rounds (compare's; a worker measures one)
     roofline: bool  # also measure NumPy's sgemm rate in the worker
+    breakdown: bool = False  # also time the parts of a training step and a forward pass
     dataset: str = ""  # "digits" or "synthetic"
     #: user frameworks: row name -> {"spec": "module:Class" or "/path/file.py:Class", "layout"}
     models: dict = dataclasses.field(default_factory=dict)

@@ -82,14 +82,11 @@ class NeuralNetwork(BaseNetwork):
             np.take(data[key], order, axis=0, out=data[f"{key}_epoch"])
         return data
 
-    def fit(self, X, y, epochs, alpha, batch_size, seed=None, shuffle=True, validation_data=None,
-            on_epoch_end=None):
+    @contextlib.contextmanager
+    def _training_context(self, batch_size):
         # Overflow to inf/NaN is caught by the loss check; one errstate per fit, not per batch.
         with np.errstate(over="ignore", invalid="ignore"), self._blas_threads_for(batch_size):
-            return super().fit(X, y, epochs, alpha, batch_size, seed=seed, shuffle=shuffle,
-                               validation_data=validation_data, on_epoch_end=on_epoch_end)
-
-    fit.__doc__ = BaseNetwork.fit.__doc__
+            yield
 
     def _blas_threads_for(self, batch_size):
         """One BLAS thread while training when the largest matrix product of a batch is
@@ -126,24 +123,33 @@ class NeuralNetwork(BaseNetwork):
         Returns (loss, number of correct predictions); when the loss is not
         finite nothing is changed.
         """
+        lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
         buffers = self._buffers_for(x.shape[0])
+        if lap:
+            lap(None, "batch")
         a_prev = x
-        for (W, b), activation, (A, _, _) in zip(self._params[:-1], self._activation_fns, buffers):
-            np.matmul(a_prev, W, out=A)  # (B, out)
+        n_layers = len(self._params)
+        for layer, ((W, b), (A, _, _)) in enumerate(zip(self._params, buffers), start=1):
+            np.matmul(a_prev, W, out=A)  # (B, out); the last layer's A holds the logits
+            if lap:
+                lap(layer, "forward: matmul")
             A += b
-            activation.forward_(A)
+            if lap:
+                lap(layer, "forward: bias")
+            if layer < n_layers:  # the output activation is part of the loss below
+                self._activation_fns[layer - 1].forward_(A)
+                if lap:
+                    lap(layer, "forward: activation")
             a_prev = A
-        W, b = self._params[-1]
-        logits = buffers[-1][0]
-        np.matmul(a_prev, W, out=logits)  # (B, K)
-        logits += b
         # With alpha, every dL/dz below comes out already multiplied by it (backprop is
         # linear in the output gradient), so dW and db are the SGD steps themselves.
         loss = self._output_loss(buffers[-1], labels, targets, 1.0 if alpha is None else alpha)
         if not math.isfinite(loss):
             return loss, 0
         n_correct = int(np.count_nonzero(buffers[-1][0].argmax(axis=1) == labels))
-        for layer in range(len(self._params) - 1, -1, -1):
+        if lap:
+            lap(None, "loss")
+        for layer in range(n_layers - 1, -1, -1):  # 0-based here; laps name layer + 1
             W, b = self._params[layer]
             dW, db = self._grads[layer]
             D = buffers[layer][1]  # (B, out): dL/dz of this layer
@@ -151,12 +157,22 @@ class NeuralNetwork(BaseNetwork):
             if layer > 0:
                 A_prev, D_prev, S_prev = buffers[layer - 1]
                 np.matmul(D, W.T, out=D_prev)  # (B, in), with W before its update
+                if lap:
+                    lap(layer + 1, "backward: input gradient")
                 self._activation_fns[layer - 1].backward_(D_prev, A_prev, S_prev)
+                if lap:
+                    lap(layer, "backward: activation derivative")
             np.matmul(a_in.T, D, out=dW)  # (in, out)
+            if lap:
+                lap(layer + 1, "backward: weight gradient")
             np.add.reduce(D, axis=0, out=db)  # (out,)
+            if lap:
+                lap(layer + 1, "backward: bias gradient")
             if alpha is not None:
                 W -= dW
                 b -= db
+                if lap:
+                    lap(None, "update")
         return loss, n_correct
 
     def _output_loss(self, last, labels, targets, scale):
@@ -166,6 +182,7 @@ class NeuralNetwork(BaseNetwork):
         """
         A, D, S = last
         rows = A.shape[0]
+        lap, layer = self._lap, len(self.layer_sizes) - 1
         if self._loss_fn.on_logits:
             A -= np.maximum.reduce(A, axis=1, keepdims=True)  # (B, K) shifted: exp cannot overflow
             picked = A[np.arange(rows), labels]  # (B,)
@@ -173,14 +190,24 @@ class NeuralNetwork(BaseNetwork):
             sums = np.add.reduce(A, axis=1)  # (B,)
             loss = float(np.mean(np.log(sums) - picked))
             A /= sums[:, None]  # softmax
+            if lap:
+                lap(None, "loss")
             np.multiply(A, scale / rows, out=D)
             D[np.arange(rows), labels] -= scale / rows
+            if lap:
+                lap(None, "output gradient")
             return loss
         self._activation_fns[-1].forward_(A)
+        if lap:
+            lap(layer, "forward: activation")
         np.subtract(A, targets, out=D)  # (B, K)
         loss = float(np.vdot(D, D)) / D.size  # mean over all B*K elements, like torch's mse_loss
+        if lap:
+            lap(None, "loss")
         D *= scale * 2 / D.size
         self._activation_fns[-1].backward_(D, A, S)
+        if lap:
+            lap(None, "output gradient")
         return loss
 
     def loss_and_gradients(self, X, y):
@@ -208,13 +235,25 @@ class NeuralNetwork(BaseNetwork):
         return self._cast_cache[dtype]
 
     def _logits_and_outputs(self, X, dtype):
+        lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
         a = X.astype(dtype, copy=False)  # (N, D)
+        if lap:
+            lap(None, "input")
         with np.errstate(over="ignore", invalid="ignore"):
-            for (W, b), activation in zip(self._params_in(dtype), self._activation_fns):
+            for layer, ((W, b), activation) in enumerate(
+                    zip(self._params_in(dtype), self._activation_fns), start=1):
                 z = a @ W  # (N, out), a fresh array the activation may overwrite
+                if lap:
+                    lap(layer, "forward: matmul")
                 z += b
+                if lap:
+                    lap(layer, "forward: bias")
                 logits = z.copy() if activation is self._activation_fns[-1] else None
+                if lap and logits is not None:
+                    lap(layer, "forward: copy of the logits")
                 activation.forward_(z)
+                if lap:
+                    lap(layer, "forward: activation")
                 a = z
         return logits, a
 

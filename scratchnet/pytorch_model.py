@@ -134,11 +134,36 @@ class TorchNeuralNetwork(BaseNetwork):
 
     def _batch_loss(self, xb, targets):
         """Outputs (B, K) and the loss tensor from torch.nn.functional."""
-        logits = self._body(xb)  # (B, K)
+        lap = self._lap
+        logits = self._body(xb) if lap is None else self._lapped_body(self._body, xb, lap)  # (B, K)
         outputs = self._output_activation(logits)  # (B, K)
+        if lap:
+            lap(len(self._linears), "forward: activation")
         loss = get_loss(self.loss)
         return outputs, getattr(F, loss.torch_function)(logits if loss.on_logits else outputs,
                                                         targets)
+
+    def _lapped_body(self, body, x, lap):
+        """``body(x)`` one module at a time, a lap after each; and a hook on each
+        module's output, which autograd calls when the gradient for that output is ready,
+        so the backward pass is lapped too: before the hook on a Linear's output ran the
+        activation derivative above it (or the output gradient), before the hook on an
+        activation's output the Linear above it (its dX, dW and db: one autograd node)."""
+        n_layers = len(self._linears)
+        layer = 0
+        for module in body:
+            x = module(x)
+            if isinstance(module, nn.Linear):
+                layer += 1
+                lap(layer, "forward: linear")
+                part = ((layer, "backward: activation derivative") if layer < n_layers
+                        else (None, "output gradient"))
+            else:
+                lap(layer, "forward: activation")
+                part = (layer + 1, "backward: linear")
+            if x.requires_grad:
+                x.register_hook(lambda grad, part=part: lap(*part))
+        return x
 
     def loss_and_gradients(self, X, y):
         """The loss on (X, y) and torch autograd's gradient for every layer; weights unchanged.
@@ -163,15 +188,27 @@ class TorchNeuralNetwork(BaseNetwork):
         (X_t, labels_t, targets), order = epoch_data
         if self._optimizer is None:
             self._optimizer = torch.optim.SGD(self._module.parameters(), lr=alpha)
+        lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
         index = order[start:stop]  # the batch is gathered by indexing, as a DataLoader would
-        outputs, loss = self._batch_loss(X_t[index], targets[index])
+        xb, tb = X_t[index], targets[index]
+        if lap:
+            lap(None, "batch")
+        outputs, loss = self._batch_loss(xb, tb)
         loss_value = loss.item()
         if not np.isfinite(loss_value):
             return loss_value, 0
         n_correct = int((outputs.argmax(dim=1) == labels_t[index]).sum().item())
+        if lap:
+            lap(None, "loss")
         self._optimizer.zero_grad(set_to_none=True)
+        if lap:
+            lap(None, "update")
         loss.backward()
+        if lap:
+            lap(1, "backward: linear")  # the first layer's, after the last hook
         self._optimizer.step()
+        if lap:
+            lap(None, "update")
         return loss_value, n_correct
 
     def _module_in(self, dtype):
@@ -185,11 +222,19 @@ class TorchNeuralNetwork(BaseNetwork):
     def _logits_and_outputs(self, X, dtype):
         module = self._module_in(dtype)
         body, output_activation = module[0], module[1]
+        lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(X)).to(self.device, getattr(torch, dtype))
-            logits = body(x)  # (N, K)
+            if lap:
+                lap(None, "input")
+            logits = body(x) if lap is None else self._lapped_body(body, x, lap)  # (N, K)
             outputs = output_activation(logits)  # (N, K)
-            return logits.cpu().numpy(), outputs.cpu().numpy()
+            if lap:
+                lap(len(self._linears), "forward: activation")
+            result = logits.cpu().numpy(), outputs.cpu().numpy()
+            if lap:
+                lap(None, "output")
+            return result
 
     def _loss_value(self, logits, outputs, labels):
         labels_t = torch.from_numpy(labels)

@@ -13,8 +13,8 @@ import os
 
 from . import contention
 from .files import WriteError, atomic_write, atomic_write_text, written_together
-from .frameworks import REGISTRY, SCRATCH, TWIN, color
-from .metrics import METRICS, timed
+from .frameworks import REGISTRY, SCRATCH, TWIN
+from .metrics import timed
 from .ratios import RATIO_COLUMNS
 
 #: The spec's keys first, in its order, then spreads, settings and versions.
@@ -47,6 +47,8 @@ FILES = {"json": "comparison_metrics.json", "csv": "comparison_metrics.csv",
          "markdown": "comparison_metrics.md", "png": "comparison_summary.png"}
 #: Written beside them when a row has its per-epoch history (``history`` in the JSON).
 CURVES_FILE = "comparison_curves.png"
+#: Written beside them when a row has its ``breakdown`` (compare's ``breakdown=True``).
+BREAKDOWN_FILE = "comparison_breakdown.png"
 #: Everything above in one page that needs nothing outside itself.
 HTML_FILE = "comparison_report.html"
 
@@ -341,6 +343,52 @@ def instructions_table(rows):
     return _text_table(header, body)
 
 
+def has_breakdown(rows):
+    return any(row.get("breakdown") for row in rows)
+
+
+def breakdown_tables(rows):
+    """[(title, header, body)]: per configuration with a breakdown, its training step's
+    table and its forward pass's (``scratchnet.breakdown.table``)."""
+    from .breakdown import SECTIONS, table
+    tables = []
+    for group, by_framework in _by_group(rows).items():
+        parts = {name: row["breakdown"] for name, row in by_framework.items()
+                 if row.get("breakdown")}
+        if not parts:
+            continue
+        first = next(row for row in by_framework.values() if row.get("breakdown"))
+        sizes = [int(n) for n in first["layer_sizes"].split("x")]
+        for section, what in SECTIONS.items():
+            measured = next(iter(parts.values()))[section]
+            runs = measured["runs"]
+            title = (f"{group} ({first['layer_sizes']}): {what} of {measured['rows']} rows, "
+                     f"medians over {runs} lapped runs, microseconds")
+            header, body = table(parts, section, sizes, reference=SCRATCH)
+            tables.append((title, header, body))
+    return tables
+
+
+#: What every breakdown table's columns mean, said once under them.
+BREAKDOWN_NOTE = (
+    "GFLOP/s: the part's matrix-product flops over its time, with its share of the float32 "
+    "sgemm rate (2048x2048) its worker measured. A ratio below 1: scratch_numpy's part is "
+    "faster. PyTorch's Linear is one operation forward (addmm: product and bias) and one "
+    "autograd node backward (dX, dW and db), so it has no finer lines. rest: the step "
+    "measured without laps minus the sum of the lapped parts: the laps' own cost when "
+    "negative, time no lap saw when positive. fit's time per step: the training time per "
+    "epoch over the epoch's steps, which adds fit's per-epoch shuffle and per-batch checks.")
+
+
+def breakdown_text(rows):
+    """The breakdown tables as text, their note at the end ("" without a breakdown)."""
+    tables = breakdown_tables(rows)
+    if not tables:
+        return ""
+    return "\n\n".join(f"{title}\n{_text_table(header, body)}" for title, header, body in tables) \
+        + "\n\n" + BREAKDOWN_NOTE
+
+
 def markdown_table(rows):
     header, body = table_rows(rows)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -355,6 +403,11 @@ def markdown_table(rows):
     if has_instruction_counts(rows):
         text += ("\nInstructions (valgrind, one thread; a regression signal, not a speed):\n\n"
                  + instructions_table(rows) + "\n")
+    if has_breakdown(rows):
+        text += "\nWhere the time goes:\n\n" + "\n\n".join(
+            f"{title}\n\n" + "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                                        + ["| " + " | ".join(line) + " |" for line in body])
+            for title, header, body in breakdown_tables(rows)) + "\n\n" + BREAKDOWN_NOTE + "\n"
     return text
 
 
@@ -362,124 +415,15 @@ def write_markdown(rows, path):
     atomic_write_text(path, markdown_table(rows))
 
 
-PANELS = [("train_time_per_epoch_s", "Training time per epoch", "seconds", 1),
-          ("inference_latency_per_sample_s", "Inference latency per sample", "microseconds", 1e6),
-          ("peak_memory_mb", "Peak memory during build + training", "MB (resident)", 1),
-          ("final_accuracy", "Final accuracy (held-out split)", "accuracy (0-1)", 1)]
-COLORS = {name: entry.color for name, entry in REGISTRY.items()}
-PNG_SIZE = (1200, 900)  # pixels
-
-
 def write_png(rows, path):
-    """Write ``summary_figure(rows)`` as a PNG."""
-    save_png(summary_figure(rows), path)
-
-
-def summary_figure(rows):
-    """A 2x2 summary: one bar per framework, configurations side by side, whiskers over the
-    middle half of the runs (the quartiles: one slow run among many does not move them)."""
-    from matplotlib.figure import Figure
-
-    groups = list(dict.fromkeys(_group(row) for row in rows))
-    frameworks = list(dict.fromkeys(row["framework"] for row in rows))
-    users = [f for f in frameworks if f not in REGISTRY]
-    figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100)
-    axes = figure.subplots(2, 2).ravel()
-    handles = {}
-    for ax, (column, title, unit, scale) in zip(axes, PANELS):
-        # the frameworks with a figure in this panel (an onnxruntime row has no training ones)
-        present = [f for f in frameworks
-                   if any(r["framework"] == f and r.get(column) is not None for r in rows)]
-        width = 0.8 / max(1, len(present))
-        for f_index, framework in enumerate(present):
-            xs, heights, low, high = [], [], [], []
-            for g_index, group in enumerate(groups):
-                row = next((r for r in rows if _group(r) == group and r["framework"] == framework), None)
-                if row is None or row.get(column) is None:
-                    continue
-                value = row[column] * scale
-                xs.append(g_index + (f_index - (len(present) - 1) / 2) * width)
-                heights.append(value)
-                low.append(value - _or(row.get(f"{column}_q25"), row[column]) * scale)
-                high.append(_or(row.get(f"{column}_q75"), row[column]) * scale - value)
-            if xs:
-                spread = [low, high] if any(low) or any(high) else None
-                bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
-                              color=color(framework, users))
-                handles.setdefault(framework, bars)
-                crowded = len(groups) * len(present) > 6  # narrow bars: labels stand upright
-                ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,
-                             label_type="center", color="white", rotation=90 if crowded else 0)
-        ax.set_title(title)
-        ax.set_ylabel(f"{unit} ({METRICS[column].better} is better)")
-        ax.set_xticks(range(len(groups)), [str(g) for g in groups])
-        if column == "final_accuracy":
-            ax.set_ylim(0, 1)
-        elif _spans_decades(rows, column):
-            ax.set_yscale("log")
-        ax.grid(axis="y", alpha=0.3)
-    if handles:
-        axes[0].legend(handles.values(), handles.keys())
-    figure.suptitle("\n".join([f"scratchnet: {' vs '.join(frameworks)} (bars: medians; whiskers: "
-                               f"the middle half of the runs, 25th-75th percentile)"]
-                              + _title_notes(rows)), fontsize=11)
-    figure.tight_layout()
-    return figure
-
-
-#: Characters per line of the summary's title, and lines of notes under its first line.
-TITLE_WIDTH, TITLE_NOTE_LINES = 150, 3
-
-
-def _title_notes(rows):
-    """What the summary's title says under its first line: the rows not measured (each cut
-    short) and the rows measured on a busy machine (named when few, counted when many),
-    wrapped to the figure's width."""
-    import textwrap
-    notes = [textwrap.shorten(f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}",
-                              TITLE_WIDTH // 2) for r in rows if r["status"] != "ok"]
-    busy = disturbed_rows(rows)
-    if 0 < len(busy) <= 2:
-        notes += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "
-                  f"{r['contention']:.2f})" for r in busy]
-    elif busy:
-        levels = [r["contention"] for r in busy]
-        notes.append(f"{len(busy)} of {len(rows)} rows measured on a busy machine (contention "
-                     f"{min(levels):.2f}-{max(levels):.2f})")
-    lines = textwrap.wrap("; ".join(notes), TITLE_WIDTH)
-    if len(lines) > TITLE_NOTE_LINES:
-        lines = lines[:TITLE_NOTE_LINES - 1] + ["... and more: see the reports' notes"]
-    return lines
-
-
-def save_png(figure, path):
-    """Write a matplotlib Figure as PNG atomically. A bare Figure renders with Agg by
-    itself, so no global backend is switched (a user's notebook keeps its own)."""
-    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
-
-
-def png_bytes(figure):
-    """A matplotlib Figure rendered as PNG, as ``save_png`` writes it."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def _or(value, default):
-    return default if value is None else value
-
-
-def _spans_decades(rows, column):
-    """Whether the panel's bars and whiskers span more than a factor of 20 (then a log
-    axis: frameworks or presets that far apart would otherwise flatten the smaller bars)."""
-    values = [r[key] for r in rows for key in (column, f"{column}_q25", f"{column}_q75")
-              if r.get(column) and r.get(key)]
-    return len(values) > 1 and max(values) / min(values) > 20
+    """Write ``plots.summary_figure(rows)`` as a PNG."""
+    from . import plots
+    plots.save_png(plots.summary_figure(rows), path)
 
 
 def write_reports(rows, out_dir):
     """Write JSON, CSV, Markdown, the summary PNG, the learning curves (where a row has its
-    history) and the HTML page into ``out_dir`` (created if missing); return their paths.
+    history), the breakdown (where a row has one) and the HTML page into ``out_dir`` (created if missing); return their paths.
     They are renamed into place only once all are written: a failure (a full disk at the
     PNG) leaves the earlier set as it was."""
     paths = {kind: os.path.join(out_dir, name) for kind, name in FILES.items()}
@@ -487,19 +431,24 @@ def write_reports(rows, out_dir):
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise WriteError(f"cannot create the folder {out_dir!r}: {exc.strerror or exc}") from None
-    curves = any(row.get("history") for row in rows)
-    if curves:
+    from . import plots
+    figures = {"png": plots.summary_figure}
+    if any(row.get("history") for row in rows):
         paths["curves_png"] = os.path.join(out_dir, CURVES_FILE)
+        figures["curves_png"] = plots.curves_figure
+    if has_breakdown(rows):
+        paths["breakdown_png"] = os.path.join(out_dir, BREAKDOWN_FILE)
+        figures["breakdown_png"] = plots.breakdown_figure
     paths["html"] = os.path.join(out_dir, HTML_FILE)
     # each figure rendered once: its PNG file and the HTML page carry the same bytes
-    images = [png_bytes(summary_figure(rows))] + ([png_bytes(curves_figure(rows))] if curves else [])
+    images = {kind: plots.png_bytes(draw(rows)) for kind, draw in figures.items()}
     with written_together():
         write_json(rows, paths["json"])
         write_csv(rows, paths["csv"])
         write_markdown(rows, paths["markdown"])
-        for kind, data in zip(("png", "curves_png"), images):
+        for kind, data in images.items():
             atomic_write(paths[kind], lambda handle, data=data: handle.write(data))
-        atomic_write_text(paths["html"], html_report(rows, images))
+        atomic_write_text(paths["html"], html_report(rows, list(images.values())))
     return paths
 
 
@@ -545,6 +494,9 @@ def html_report(rows, images):
         "our threads' runnable time spent waiting for a CPU; disturbed: either is 0.10 or "
         "more.</p>",
         table(["framework", "preset", "contention", "run-queue wait", "disturbed"], busy),
+        *([f"<h2>Where the time goes</h2><p>{html.escape(BREAKDOWN_NOTE)}</p>"]
+          + [f"<h3>{html.escape(title)}</h3>" + f'<div class="wide">{table(header, body)}</div>'
+             for title, header, body in breakdown_tables(rows)] if has_breakdown(rows) else []),
         "<h2>Environment</h2>", table(["setting", "value"], environment),
         "<h2>Figures</h2>",
         *[f'<p><img alt="figure {i + 1}" src="data:image/png;base64,{data}"></p>'
@@ -553,48 +505,3 @@ def html_report(rows, images):
     return "\n".join(parts) + "\n"
 
 
-#: The curves' panels: the history key, its title and its axis label.
-CURVES = [("loss", "Training loss (mean over the epoch's batches)", "loss (lower is better)"),
-          ("accuracy", "Training accuracy (mean over the epoch's batches)",
-           "accuracy (higher is better)"),
-          ("val_loss", "Held-out loss (after the epoch)", "loss (lower is better)"),
-          ("val_accuracy", "Held-out accuracy (after the epoch)", "accuracy (higher is better)")]
-
-
-def curves_figure(rows):
-    """Each framework's per-epoch history, overlaid: colour per framework, marker per
-    configuration. Same seed, same batches: lines that coincide learn the same."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    rows = [row for row in rows if row.get("history")]
-    groups = list(dict.fromkeys(_group(row) for row in rows))
-    frameworks = list(dict.fromkeys(row["framework"] for row in rows))
-    users = [f for f in frameworks if f not in REGISTRY]
-    markers = "os^Dvx"
-    figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100, layout="constrained")
-    axes = figure.subplots(2, 2).ravel()
-    for ax, (key, title, label) in zip(axes, CURVES):
-        for row in rows:
-            values = row["history"].get(key)
-            if not values:
-                continue
-            index = frameworks.index(row["framework"])
-            group = _group(row)
-            ax.plot(range(1, len(values) + 1), values, color=color(row["framework"], users),
-                    linestyle="-" if index == 0 else (0, (4, 2 + index)),
-                    marker=markers[groups.index(group) % len(markers)],
-                    markersize=7 - 1.5 * index, fillstyle="full" if index == 0 else "none",
-                    label=f"{row['framework']}" + (f" ({group})" if len(groups) > 1 else ""))
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        if "accuracy" in key:
-            ax.set_ylim(0, 1)
-    axes[0].legend(fontsize=8)
-    figure.suptitle("Learning curves: same initial weights, same batches; lines that coincide "
-                    "learn the same (the timed fits are not these: this fit evaluates every epoch)",
-                    fontsize=10)
-    return figure

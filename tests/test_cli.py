@@ -56,11 +56,11 @@ COMPARE_TINY = ["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--
 
 @pytest.fixture(scope="module")
 def tiny_compare(tmp_path_factory):
-    """One `compare --roofline` run of a tiny network, read by the tests below: (result, its
-    report folder)."""
+    """One `compare --roofline --breakdown` run of a tiny network, read by the tests below:
+    (result, its report folder)."""
     pytest.importorskip("torch")
     folder = tmp_path_factory.mktemp("compare") / "reports"
-    return scratchnet(*COMPARE_TINY, "--roofline", "--out", str(folder)), folder
+    return scratchnet(*COMPARE_TINY, "--roofline", "--breakdown", "--out", str(folder)), folder
 
 
 def test_compare_prints_the_table_and_writes_the_reports(tiny_compare):
@@ -73,8 +73,12 @@ def test_compare_prints_the_table_and_writes_the_reports(tiny_compare):
     assert any(line.startswith("Training time per epoch: scratch_numpy") for line in lines)
     assert any(line.startswith("Parity: largest |p_scratch - p_torch|") for line in lines)
     written = sorted(p.name for p in folder.iterdir())
-    assert written == ["comparison_curves.png", "comparison_metrics.csv", "comparison_metrics.json",
+    assert written == ["comparison_breakdown.png", "comparison_curves.png",
+                       "comparison_metrics.csv", "comparison_metrics.json",
                        "comparison_metrics.md", "comparison_report.html", "comparison_summary.png"]
+    assert "where the time goes (--breakdown)" in result.stdout
+    assert "custom (64x16x10): one training step of 32 rows" in result.stdout
+    assert any(line.startswith("1 (64x16) | forward: linear") for line in lines)
     import json
     rows = json.loads((folder / "comparison_metrics.json").read_text())
     assert [(r["framework"], r["preset"], r["threads"]) for r in rows] == [

@@ -1,5 +1,5 @@
 """One description per figure: the report schema, the exporter and the ratios agree with it."""
-from scratchnet import asv_export, metrics, reports
+from scratchnet import asv_export, metrics, plots, reports
 from scratchnet.ratios import RATIO_COLUMNS
 
 
@@ -28,7 +28,7 @@ def test_the_summary_axes_say_which_way_is_better():
                                               "train_time_per_epoch_s": 0.01,
                                               "inference_latency_per_sample_s": 1e-6,
                                               "peak_memory_mb": 10.0, "final_accuracy": 0.9}]
-    labels = [ax.get_ylabel() for ax in reports.summary_figure(rows).axes]
+    labels = [ax.get_ylabel() for ax in plots.summary_figure(rows).axes]
     assert labels == ["seconds (lower is better)", "microseconds (lower is better)",
                       "MB (resident) (lower is better)", "accuracy (0-1) (higher is better)"]
 

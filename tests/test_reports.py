@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from scratchnet import reports
+from scratchnet import plots, reports
 from scratchnet.reports import COLUMNS
 
 
@@ -65,10 +65,10 @@ def png_size(path):
 
 def test_png_is_a_valid_image_of_the_expected_size(tmp_path):
     reports.write_png(fake_rows(), tmp_path / "s.png")
-    assert png_size(tmp_path / "s.png") == reports.PNG_SIZE
+    assert png_size(tmp_path / "s.png") == plots.PNG_SIZE
     import matplotlib.image
     pixels = matplotlib.image.imread(tmp_path / "s.png")
-    assert pixels.shape[:2] == (reports.PNG_SIZE[1], reports.PNG_SIZE[0])
+    assert pixels.shape[:2] == (plots.PNG_SIZE[1], plots.PNG_SIZE[0])
     assert pixels.std() > 0.05  # not a blank canvas
 
 
@@ -174,22 +174,22 @@ def test_one_slow_run_moves_neither_the_whiskers_nor_the_scale():
         median = row["train_time_per_epoch_s"]
         row.update(train_time_per_epoch_s_q25=median * 0.97, train_time_per_epoch_s_q75=median * 1.04)
     rows[1]["train_time_per_epoch_s_max"] = rows[1]["train_time_per_epoch_s"] * 70
-    training = reports.summary_figure(rows).axes[0]
+    training = plots.summary_figure(rows).axes[0]
     assert training.get_yscale() == "linear"
     highest = max(row["train_time_per_epoch_s_q75"] for row in rows)
     assert training.get_ylim()[1] < 1.2 * highest, (training.get_ylim(), highest)
-    assert not reports._spans_decades(rows, "train_time_per_epoch_s")
+    assert not plots._spans_decades(rows, "train_time_per_epoch_s")
 
 
 def test_a_log_axis_when_the_bars_or_quartiles_span_decades():
-    assert reports._spans_decades([{"x": 1.0}, {"x": 30.0}], "x")
-    assert reports._spans_decades([{"x": 1.0, "x_q25": 0.9, "x_q75": 25.0}, {"x": 1.2}], "x")
-    assert not reports._spans_decades([{"x": 1.0, "x_max": 80.0}, {"x": 1.2}], "x")
+    assert plots._spans_decades([{"x": 1.0}, {"x": 30.0}], "x")
+    assert plots._spans_decades([{"x": 1.0, "x_q25": 0.9, "x_q75": 25.0}, {"x": 1.2}], "x")
+    assert not plots._spans_decades([{"x": 1.0, "x_max": 80.0}, {"x": 1.2}], "x")
 
 
 def test_the_summary_title_fits_however_many_rows_were_busy_or_failed():
     """Named when few, counted when many; never wider than the figure, at most three lines."""
-    from scratchnet.reports import TITLE_NOTE_LINES, TITLE_WIDTH, _title_notes
+    from scratchnet.plots import TITLE_NOTE_LINES, TITLE_WIDTH, _title_notes
 
     def row(framework, preset, **values):
         return {"framework": framework, "preset": preset, "status": "ok", "notes": "",
