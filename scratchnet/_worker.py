@@ -94,6 +94,8 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     inference = _inference_metrics(model, job, X_train, X_test)
     parts = (_breakdown(model, job, X_train, y_train, X_test, sgemm)
              if job.breakdown and isinstance(model, BaseNetwork) else None)
+    to_accuracy = (_time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test)
+                   if job.target_accuracy is not None else {})
     window = contention.contention_between(before, contention.take_snapshot(), job.threads)
     row = {
         "status": "ok", "notes": "",
@@ -106,6 +108,10 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
         "device": "cuda" if cuda else "cpu",
     }
     row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
+    runs = to_accuracy.pop("_runs", None)
+    row.update(to_accuracy)
+    if runs:
+        row["_runs"]["time_to_accuracy_s"] = runs
     if parts is not None:
         parts["train"]["fit_step_s"] = float(train) / -(-job.n_samples // job.batch_size)
         row["breakdown"] = parts
@@ -121,6 +127,29 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
         history = make_model().fit(X_train, y_train, validation_data=(X_test, y_test), **fit_args)
         row["history"] = {name: [float(v) for v in values] for name, values in history.items()}
     return row, _finite_outputs(model, X_test)
+
+
+def _time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test):
+    """The time-to-accuracy columns (``benchmark.measure_time_to_accuracy``): fresh models
+    trained to ``job.target_accuracy`` on the held-out split, at most ``job.max_epochs``."""
+    if not isinstance(model, BaseNetwork):
+        return {"time_to_accuracy_status": "not measured: it needs fit's on_epoch_end, which "
+                                           "a --model class does not have"}
+    result = benchmark.measure_time_to_accuracy(
+        make_model, X_train, y_train, X_test, y_test, job.target_accuracy, job.max_epochs,
+        job.alpha, job.batch_size, seed=job.seed, repeats=job.repeats, warmup=job.warmup)
+    seconds, evaluation = result["seconds"], result["evaluation"]
+    columns = {"epochs_to_accuracy": result["epochs"], "evaluation_time_s": float(evaluation),
+               "best_accuracy": result["best_accuracy"]}
+    if seconds is None:
+        columns["time_to_accuracy_status"] = (
+            f"not reached in {job.max_epochs} epochs: best {result['best_accuracy']:.4g} at "
+            f"epoch {result['best_epoch']}")
+        return columns
+    columns.update(time_to_accuracy_s=float(seconds), time_to_accuracy_s_min=seconds.min,
+                   time_to_accuracy_s_max=seconds.max, _runs=seconds.runs,
+                   time_to_accuracy_status=f"reached at epoch {result['epochs']}")
+    return columns
 
 
 def _breakdown(model, job, X_train, y_train, X_test, sgemm):

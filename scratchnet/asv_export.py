@@ -22,10 +22,14 @@ import subprocess
 from typing import NamedTuple
 
 from . import plots, reports
-from .metrics import label as metric_label, unit as metric_unit
+from .metrics import unit as metric_unit
 from .asv_results import check_benchmarks, check_machine, check_result, int_or_none, read_json
 from .benchmark import Timing
-from .compare import PRESETS, add_roofline, held_out_size
+from .compare import add_roofline, held_out_size
+from .presets import GOAL_PRESETS, PRESETS as SPEC_PRESETS
+
+#: The asv suite's presets: the spec's three and time-to-accuracy's.
+PRESETS = {**SPEC_PRESETS, **GOAL_PRESETS}
 from .frameworks import REGISTRY, SCRATCH, TWIN
 from .ratios import RATIO_COLUMNS, ratio_with_interval
 
@@ -43,6 +47,7 @@ METRICS = {
     "time_sgemm": "sgemm_gflops_per_s",
     "track_train_step_instructions": "train_step_instructions",
     "track_inference_instructions": "inference_instructions",
+    "track_time_to_accuracy": "time_to_accuracy_s",
 }
 #: Figures of the machine, not of a framework or preset (benchmarks without parameters).
 MACHINE_METRICS = ("sgemm_gflops_per_s",)
@@ -53,7 +58,7 @@ UNITS = {column: metric_unit(column) for column in (
     "train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
     "peak_memory_mb", "final_accuracy", "parity_max_abs_diff", "sgemm_gflops_per_s",
     "train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio", "train_step_instructions",
-    "inference_instructions")}
+    "inference_instructions", "time_to_accuracy_s")}
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
 HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
@@ -283,7 +288,10 @@ def report_rows(result, machine_info, benchmarks, machine):
             row.update(
                 framework=framework, preset=preset,
                 layer_sizes="x".join(map(str, settings["layer_sizes"])),
-                activations=",".join(settings["activations"]), loss="mse", dataset="digits",
+                activations=",".join(settings["activations"]),
+                loss=settings.get("loss", "mse"), dataset="digits",
+                target_accuracy=settings.get("target_accuracy"),
+                max_epochs=settings.get("max_epochs"),
                 n_samples=settings["n_samples"], n_test=held_out_size(settings["n_samples"]),
                 epochs=settings["epochs"], batch_size=settings["batch_size"],
                 alpha=settings["alpha"], seed=settings["seed"], precision="float32", device="cpu",
@@ -366,66 +374,8 @@ def write_history_csv(rows, path):
 
 
 def write_history_png(rows, path):
-    """Each metric over commits: one line per framework and preset (one per preset for the
-    pair's figures, one for the machine's sgemm rate, in black); points from a single timed
-    run (asv --quick) hollow."""
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    commits = list(dict.fromkeys(row["commit"] for row in rows))
-    metrics = [m for m in UNITS if any(row["metric"] == m for row in rows)]
-    users = sorted({row["framework"] for row in rows if row["framework"]
-                    and row["framework"] not in REGISTRY})
-    columns = 2
-    n_rows = math.ceil(max(1, len(metrics)) / columns)
-    figure = Figure(figsize=(12, 1.4 + 3.2 * n_rows), dpi=100, layout="constrained")
-    axes = figure.subplots(n_rows, columns, squeeze=False).ravel()
-    styles = {"default": "-", "deep": "--", "wide": ":"}
-    legend = {}
-    quick = False
-    for ax, metric in zip(axes, metrics):
-        series = {}
-        for row in rows:
-            if row["metric"] == metric and row["value"] is not None:
-                who = (f"{row['framework']} vs pytorch" if metric in PAIR_METRICS
-                       and row["framework"] not in REGISTRY else
-                       "scratch_numpy vs pytorch" if metric in PAIR_METRICS else
-                       "NumPy sgemm 2048x2048" if metric in MACHINE_METRICS else row["framework"])
-                series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
-        for (who, preset), values in sorted(series.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
-            xs = [commits.index(c) for c in commits if c in values]
-            color = plots.COLORS.get(who, plots.color(who, users) if who in users else "black")
-            ys = [values[commits[x]][0] for x in xs]
-            ax.plot(xs, ys, styles.get(preset, "-"), color=color)
-            single = [values[commits[x]][1] == 1 for x in xs]
-            quick = quick or any(single)
-            ax.scatter([x for x, one in zip(xs, single) if not one],
-                       [y for y, one in zip(ys, single) if not one], color=color, s=18, zorder=3)
-            ax.scatter([x for x, one in zip(xs, single) if one],
-                       [y for y, one in zip(ys, single) if one], facecolors="white",
-                       edgecolors=color, s=18, zorder=3)
-            legend.setdefault(f"{who} {preset or ''}".strip(), Line2D([], [], linestyle=styles.get(preset, "-"),
-                                                        color=color, marker="o", markersize=4))
-        ax.set_title(metric, fontsize=10)
-        ax.set_ylabel(metric_label(metric))
-        ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
-        if UNITS[metric] == "s" and series:
-            ax.set_yscale("log")
-        elif series:  # from 0, so that a change of 0.1 % does not look like a cliff
-            highest = max(value for values in series.values() for value, _ in values.values())
-            ax.set_ylim(0, highest * 1.1 if highest > 0 else 1)
-        ax.grid(alpha=0.3)
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
-    if quick:
-        legend["one timed run (asv --quick)"] = Line2D([], [], linestyle="", marker="o",
-                                                       markerfacecolor="white", color="black")
-    if legend:
-        figure.legend(legend.values(), legend.keys(), loc="outside lower center",
-                      ncols=min(4, len(legend)), fontsize=8)
-    figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
-                    f"(oldest commit left)")
-    plots.save_png(figure, path)
+    """Write ``plots.history_figure(rows)`` as a PNG."""
+    plots.save_png(plots.history_figure(rows), path)
 
 
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,

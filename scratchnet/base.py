@@ -174,7 +174,8 @@ class BaseNetwork(Predictor):
         weighted by batch size, each measured on its batch before that
         batch's update (what Keras reports); the ``val_`` entries are measured
         after the epoch with ``evaluate``. ``on_epoch_end``, if given, is called
-        after each epoch as ``on_epoch_end(epoch (1-based), {name: that epoch's value})``.
+        after each epoch as ``on_epoch_end(epoch (1-based), {name: that epoch's value})``;
+        when it returns True, training stops there (the history holds the epochs done).
         """
         X = check_features(X, self.layer_sizes[0], dtype=self.train_dtype)
         labels = check_labels(y, X.shape[0], self.layer_sizes[-1])
@@ -249,8 +250,9 @@ class BaseNetwork(Predictor):
                 metrics = self._evaluate_checked(*validation, self.train_dtype)
                 history["val_loss"].append(metrics["loss"])
                 history["val_accuracy"].append(metrics["accuracy"])
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, {name: values[-1] for name, values in history.items()})
+            if on_epoch_end is not None and on_epoch_end(
+                    epoch, {name: values[-1] for name, values in history.items()}) is True:
+                break
         return history
 
     def _weight_limits(self):

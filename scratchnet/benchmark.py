@@ -85,6 +85,47 @@ def measure_training_time_per_epoch(make_model, X, y, epochs, alpha, batch_size,
     return timing.scaled(1 / epochs), trained[0]
 
 
+def measure_time_to_accuracy(make_model, X, y, X_val, y_val, target, max_epochs, alpha,
+                             batch_size, seed=42, repeats=3, warmup=1, clock=None):
+    """Time-to-accuracy as DAWNBench and MLPerf Training define it: train a fresh
+    ``make_model()`` until its accuracy on (X_val, y_val), checked after each epoch, reaches
+    ``target``, or ``max_epochs`` epochs. The evaluations are timed apart and left out.
+
+    ``repeats`` runs after ``warmup``; returns {"seconds": Timing of the training time to
+    the target (None where it was not reached), "evaluation": Timing of each run's
+    evaluation time, "epochs": epochs to the target (None), "best_accuracy",
+    "best_epoch"} (the epochs and the accuracy are the last run's: with one seed every run
+    trains alike)."""
+    clock = clock or CLOCK
+    runs, warmup = check_int(repeats, "repeats"), check_int(warmup, "warmup", minimum=0)
+    seconds, evaluations = [], []
+    for i in range(warmup + runs):
+        model = make_model()
+        state = {"evaluation": 0.0, "reached": None, "best": (-1.0, 0)}
+
+        def after_epoch(epoch, _, model=model, state=state):
+            began = clock()
+            accuracy = model.evaluate(X_val, y_val)["accuracy"]
+            state["evaluation"] += clock() - began
+            if accuracy > state["best"][0]:
+                state["best"] = (accuracy, epoch)
+            if accuracy >= target:
+                state["reached"] = epoch
+                return True
+            return False
+
+        began = clock()
+        model.fit(X, y, epochs=max_epochs, alpha=alpha, batch_size=batch_size, seed=seed,
+                  on_epoch_end=after_epoch)
+        total = clock() - began
+        if i >= warmup:
+            seconds.append(total - state["evaluation"])
+            evaluations.append(state["evaluation"])
+    return {"seconds": Timing(seconds) if state["reached"] is not None else None,
+            "evaluation": Timing(evaluations), "epochs": state["reached"],
+            "best_accuracy": float(state["best"][0]), "best_epoch": state["best"][1]}
+
+
 def measure_inference_latency_per_sample(model, X, precision="float32", runs=7, warmup=1):
     """Seconds of one ``forward`` over all of X, divided by its number of rows."""
     return time_runs(lambda: model.forward(X, training=False, precision=precision),

@@ -9,7 +9,7 @@ from .base import TrainingDivergedError
 from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
 from .frameworks import REGISTRY, SCRATCH
 from .onnx_export import DEFAULT_OPSET
-from .presets import ALL_PRESETS, EXTRA_PRESETS, PRESETS
+from .presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
 from .training import TRAIN_FRAMEWORKS
 
 
@@ -125,7 +125,10 @@ def run_compare(args, out=None):
         frameworks += [] if "onnxruntime" in frameworks else ["onnxruntime"]
     runs = []  # every configuration is checked, and its data loaded, before the first runs
     for name in names:
-        settings = {**PRESETS[name], **overrides}
+        # the time-to-accuracy target is a measurement, not the configuration's: no "custom"
+        settings = {**PRESETS[name], **overrides, **{
+            key: getattr(args, key) for key in ("target_accuracy", "max_epochs")
+            if getattr(args, key) is not None}}
         # A flag that changes what the preset fixes makes the run "custom".
         changed = [key for key, value in overrides.items() if PRESETS[name].get(key) != value]
         label = "custom" if changed else name
@@ -377,7 +380,10 @@ def build_parser():
                              for name, p in PRESETS.items()) + "; the performance ones: " + ", ".join(
                              f"{name} ({_flag_text(p['layer_sizes']).replace(',', 'x')}, batch "
                              f"{p['batch_size']}, {p['n_samples']} samples)"
-                             for name, p in EXTRA_PRESETS.items()) + "; or all")
+                             for name, p in EXTRA_PRESETS.items()) + "; time-to-accuracy: " + ", ".join(
+                             f"{name} ({_flag_text(p['layer_sizes']).replace(',', 'x')}, "
+                             f"{p['loss']}, to {p['target_accuracy']} held-out accuracy)"
+                             for name, p in GOAL_PRESETS.items()) + "; or all")
     compare.add_argument("--roofline", action="store_true",
                          help="also measure NumPy's sgemm rate at 2048x2048 in each training "
                               "worker (same process and threads, just before the timed training) "
@@ -387,6 +393,14 @@ def build_parser():
                               "layer by layer and phase by phase (matrix product, bias, "
                               "activation, loss, dW, dX, db, update) for scratch_numpy and the "
                               "PyTorch twin; printed, and drawn in comparison_breakdown.png")
+    compare.add_argument("--target-accuracy", type=float, metavar="ACCURACY",
+                         help="also measure time-to-accuracy (as DAWNBench and MLPerf Training "
+                              "define it): train fresh models until their held-out accuracy, "
+                              "checked after each epoch, reaches ACCURACY (e.g. 0.9); the "
+                              "evaluations are timed apart and left out")
+    compare.add_argument("--max-epochs", type=int,
+                         help="epochs a time-to-accuracy run may take before it is 'not "
+                              "reached' (default 50)")
     compare.add_argument("--layer-sizes", type=_int_list, help="e.g. 784,64,10")
     compare.add_argument("--activations", type=_name_list, help="e.g. relu,softmax")
     compare.add_argument("--n-samples", type=int, help="training samples (a quarter as many more "

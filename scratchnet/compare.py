@@ -40,6 +40,8 @@ DEFAULT_THREADS = 1
 DEFAULT_ROUNDS = 3
 #: Seconds ``target_ci`` may keep adding rounds for, per configuration.
 DEFAULT_MAX_TIME = 300.0
+#: Epochs a time-to-accuracy run may take before it is "not reached".
+DEFAULT_MAX_EPOCHS = 50
 
 #: The configurations (``scratchnet.presets``), where compare's users find them.
 PRESETS, EXTRA_PRESETS, ALL_PRESETS = presets.PRESETS, presets.EXTRA_PRESETS, presets.ALL_PRESETS
@@ -114,7 +116,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
                                alpha=0.1, seed=42, *, dataset=None, precision="float32",
                                loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
                                rounds=DEFAULT_ROUNDS, target_ci=None, max_time=DEFAULT_MAX_TIME,
-                               roofline=False, instructions=False, breakdown=False, models=None,
+                               roofline=False, instructions=False, breakdown=False,
+                               target_accuracy=None, max_epochs=DEFAULT_MAX_EPOCHS, models=None,
                                layout="in_out", time_limit=None, progress=None,
                                clock=time.monotonic):
     """Train and time both models with identical settings; one row (dict) per framework.
@@ -145,6 +148,11 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     ``breakdown=True`` also times the parts of one training step and of one forward pass,
     layer by layer and phase by phase, on the scratch network and the PyTorch twin
     (``scratchnet.breakdown``; each such row gets a ``breakdown``).
+    ``target_accuracy`` (e.g. 0.9) also measures time-to-accuracy, as DAWNBench and
+    MLPerf Training define it: fresh models trained until their held-out accuracy,
+    checked after each epoch, reaches it, at most ``max_epochs`` epochs, the evaluations
+    timed apart (``benchmark.measure_time_to_accuracy``; columns ``time_to_accuracy_s``,
+    ``epochs_to_accuracy``, ``evaluation_time_s``, ``time_to_accuracy_status``).
     ``models`` adds a row per user class, ``{"row name": class or "module:Class" or
     "file.py:Class"}``, measured by the same worker as the built-in rows from
     scratchnet's initial weights (``scratchnet.user_model``); ``layout="out_in"`` for
@@ -158,8 +166,8 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
         layer_sizes, activations, n_samples, epochs, batch_size, alpha, seed, dataset=dataset,
         precision=precision, loss=loss, repeats=repeats, warmup=warmup, threads=threads,
         frameworks=frameworks, rounds=rounds, target_ci=target_ci, max_time=max_time,
-        roofline=roofline, breakdown=breakdown, models=models, layout=layout,
-        time_limit=time_limit)
+        roofline=roofline, breakdown=breakdown, target_accuracy=target_accuracy,
+        max_epochs=max_epochs, models=models, layout=layout, time_limit=time_limit)
     return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
 
 
@@ -167,7 +175,8 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
                        alpha=0.1, seed=42, *, dataset=None, precision="float32", loss="mse",
                        repeats=7, warmup=1, threads=None, frameworks=None, rounds=DEFAULT_ROUNDS,
                        target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False,
-                       breakdown=False, models=None, layout="in_out", time_limit=None):
+                       breakdown=False, target_accuracy=None, max_epochs=DEFAULT_MAX_EPOCHS,
+                       models=None, layout="in_out", time_limit=None):
     """Check every setting of ``benchmark_scratch_vs_torch`` and load its data, running
     nothing: a bad argument raises ValueError or TypeError naming it. Returns what
     ``run_comparison`` takes, so a run of several configurations can check them all
@@ -188,6 +197,8 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
         repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
         threads=check_threads(threads), rounds=check_int(rounds, "rounds"),
         roofline=bool(roofline), breakdown=bool(breakdown),
+        target_accuracy=check_target_accuracy(target_accuracy),
+        max_epochs=check_int(max_epochs, "max_epochs"),
     )
     target_ci, max_time = check_target(target_ci, max_time)
     if time_limit is not None:
@@ -268,6 +279,17 @@ def check_threads(threads):
         raise ValueError(f"threads must be between 1 and {cores}, the cores this process may use "
                          f"(os.sched_getaffinity), got {threads}")
     return threads
+
+
+def check_target_accuracy(target_accuracy):
+    """None, or a held-out accuracy in (0, 1] as a float."""
+    if target_accuracy is None:
+        return None
+    if isinstance(target_accuracy, bool) or not isinstance(target_accuracy, numbers.Real) \
+            or not 0 < target_accuracy <= 1:
+        raise ValueError(f"target_accuracy must be a held-out accuracy in (0, 1], e.g. 0.9, got "
+                         f"{target_accuracy!r}")
+    return float(target_accuracy)
 
 
 def check_target(target_ci, max_time):
@@ -445,6 +467,8 @@ def _complete_row(row, framework, job, n_test, started):
     settings = {key: getattr(job, key) for key in (
         "n_samples", "epochs", "batch_size", "alpha", "seed", "precision", "threads", "dataset",
         "loss", "repeats", "rounds", "warmup")}
+    if job.target_accuracy is not None:
+        settings.update(target_accuracy=job.target_accuracy, max_epochs=job.max_epochs)
     full = dict.fromkeys(COLUMNS)
     full.update(settings, framework=framework.name, layer_sizes="x".join(map(str, job.layer_sizes)),
                 activations=",".join(job.activations), n_test=n_test, started_utc=started,

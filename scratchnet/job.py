@@ -36,6 +36,8 @@ class Job:
     rounds: int  # worker rounds (compare's; a worker measures one)
     roofline: bool  # also measure NumPy's sgemm rate in the worker
     breakdown: bool = False  # also time the parts of a training step and a forward pass
+    target_accuracy: float | None = None  # also time training to this held-out accuracy
+    max_epochs: int = 50  # ... for at most this many epochs
     dataset: str = ""  # "digits" or "synthetic"
     #: user frameworks: row name -> {"spec": "module:Class" or "/path/file.py:Class", "layout"}
     models: dict = dataclasses.field(default_factory=dict)

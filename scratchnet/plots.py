@@ -1,6 +1,7 @@
-"""Every figure the reports draw, with one look: the comparison summary, the learning
-curves and the breakdown (``scratchnet.reports`` writes them; the asv exporter's history
-figure shares the colours and the writer).
+"""Every figure the reports draw, with one look (the frameworks' colours, a title over the
+whole, titled panels, the legend under them): the comparison summary, the learning curves,
+the breakdown (``scratchnet.reports`` writes them) and the asv history
+(``scratchnet.asv_export``).
 
 A bare matplotlib ``Figure`` renders with Agg by itself, so no global backend is
 switched (a user's notebook keeps its own).
@@ -8,69 +9,218 @@ switched (a user's notebook keeps its own).
 from __future__ import annotations
 
 import io
+import math
 
 from .files import atomic_write
 from .frameworks import REGISTRY, color
 from .metrics import METRICS
 from .reports import _group, disturbed_rows, format_number
 
-PANELS = [("train_time_per_epoch_s", "Training time per epoch", "seconds", 1),
-          ("inference_latency_per_sample_s", "Inference latency per sample", "microseconds", 1e6),
-          ("peak_memory_mb", "Peak memory during build + training", "MB (resident)", 1),
-          ("final_accuracy", "Final accuracy (held-out split)", "accuracy (0-1)", 1)]
 COLORS = {name: entry.color for name, entry in REGISTRY.items()}
-PNG_SIZE = (1200, 900)  # pixels
+#: Every figure's width in pixels (at 100 dpi); its height follows what it shows.
+WIDTH = 1200
+#: The summary's speed ratios: the ratio column and what it divides.
+RATIO_PANELS = [("train_time_ratio", "Training time per epoch"),
+                ("inference_latency_ratio", "Inference latency per sample"),
+                ("single_sample_latency_ratio", "Single-sample latency"),
+                ("time_to_accuracy_ratio", "Time to the target accuracy")]
+#: Its absolute figures, one small panel per configuration: column, title, unit, scale.
+TIME_PANELS = [("train_time_per_epoch_s", "training per epoch", "ms", 1e3),
+               ("inference_latency_per_sample_s", "inference per sample", "µs", 1e6),
+               ("time_to_accuracy_s", "to the target accuracy", "s", 1.0)]
+OTHER_PANELS = [("peak_memory_mb", "Peak memory while building and training", "MB (resident)"),
+                ("final_accuracy", "Held-out accuracy after training", "accuracy")]
+#: Inches per row of a dot panel, and between two configurations' rows.
+ROW, GAP = 0.24, 0.5
+
+
+def _label(row):
+    """A configuration as the figures name it: its preset and, where it is not the
+    digits, its data set (the presets do not all draw the same data)."""
+    dataset = row.get("dataset")
+    return f"{_group(row)}" + (f" ({dataset})" if dataset and dataset != "digits" else "")
+
+
+def _layout(entries):
+    """Row positions of a dot panel: ``entries`` is [(configuration, [frameworks])]; each
+    framework gets its own row (so no two labels share one), configurations apart.
+    Returns ({(configuration, framework): y}, [(y of a configuration's middle, name)], height)."""
+    positions, ticks, y = {}, [], 0.0
+    for group, members in entries:
+        first = y
+        for framework in members:
+            positions[(group, framework)] = y
+            y += 1
+        ticks.append(((first + y - 1) / 2, group))
+        y += GAP
+    return positions, ticks, max(y - GAP, 1.0)
+
+
+def _dot(ax, y, value, low, high, colour, text):
+    """A median (dot), its spread (a line from low to high) and its value written just past
+    the spread's end, on the row ``y``."""
+    if low is not None and high is not None:
+        ax.plot([low, high], [y, y], color=colour, linewidth=2.2, alpha=0.55,
+                solid_capstyle="butt")
+    ax.plot([value], [y], "o", color=colour, markersize=6.5, zorder=3)
+    ax.annotate(text, (high if high is not None else value, y), xytext=(5, 0),
+                textcoords="offset points", va="center", fontsize=8)
+
+
+def _ratio_scale(ax):
+    """A logarithmic axis labelled at 1, 2 and 5 times powers of ten, written plainly
+    (0.5, 1, 2), with no labels on the minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _rows_axes(ax, ticks, height):
+    ax.set_yticks([y for y, _ in ticks], [name for _, name in ticks], fontsize=9)
+    ax.set_ylim(height - 0.4, -0.6)
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(axis="y", length=0)
 
 
 def summary_figure(rows):
-    """A 2x2 summary: one bar per framework, configurations side by side, whiskers over the
-    middle half of the runs (the quartiles: one slow run among many does not move them)."""
+    """The comparison at a glance, one question per panel:
+
+    - the speed ratios, hand-written over framework, with their 95 % intervals, one row per
+      configuration and framework, on one logarithmic scale around a line at 1;
+    - each configuration's absolute times on its own linear scale from 0 (small
+      multiples): medians with the middle half of the runs (25th-75th percentile, so one
+      slow run among many moves neither the line nor the scale);
+    - peak memory and accuracy.
+
+    Dots, not bars (a bar's length on a log axis means nothing); every value written in
+    its own row, so no two labels meet."""
     from matplotlib.figure import Figure
 
-    groups = list(dict.fromkeys(_group(row) for row in rows))
-    frameworks = list(dict.fromkeys(row["framework"] for row in rows))
-    users = [f for f in frameworks if f not in REGISTRY]
-    figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100)
-    axes = figure.subplots(2, 2).ravel()
-    handles = {}
-    for ax, (column, title, unit, scale) in zip(axes, PANELS):
-        # the frameworks with a figure in this panel (an onnxruntime row has no training ones)
-        present = [f for f in frameworks
-                   if any(r["framework"] == f and r.get(column) is not None for r in rows)]
-        width = 0.8 / max(1, len(present))
-        for f_index, framework in enumerate(present):
-            xs, heights, low, high = [], [], [], []
-            for g_index, group in enumerate(groups):
-                row = next((r for r in rows if _group(r) == group and r["framework"] == framework), None)
-                if row is None or row.get(column) is None:
+    everyone = list(dict.fromkeys(row["framework"] for row in rows))
+    users = [f for f in everyone if f not in REGISTRY]
+    frameworks = [f for f in everyone if any(r["framework"] == f and r["status"] == "ok"
+                                             for r in rows)] or everyone  # the measured ones
+    groups = {}
+    for row in rows:
+        groups.setdefault(_group(row), {})[row["framework"]] = row
+    labels = {group: _label(next(iter(members.values()))) for group, members in groups.items()}
+    colours = {name: color(name, users) for name in everyone}
+
+    def present(column):
+        return [(group, [f for f, row in members.items() if row.get(column) is not None])
+                for group, members in groups.items()]
+
+    ratios = [(column, title) for column, title in RATIO_PANELS
+              if any(row.get(column) is not None for row in rows)]
+    ratio_entries = [(group, [f for f, row in members.items()
+                              if any(row.get(column) is not None for column, _ in ratios)])
+                     for group, members in groups.items()]
+    ratio_entries = [(group, members) for group, members in ratio_entries if members]
+    times = [panel for panel in TIME_PANELS if any(row.get(panel[0]) is not None for row in rows)]
+    others = [panel for panel in OTHER_PANELS if any(row.get(panel[0]) is not None for row in rows)]
+    _, _, ratio_height = _layout(ratio_entries)
+    _, _, other_height = _layout([(g, m) for g, m in present("peak_memory_mb") if m] or [(None, [])])
+    title = _title_notes(rows)
+    if not any(row["status"] == "ok" for row in rows):
+        figure = Figure(figsize=(WIDTH / 100, 1.6 + 0.2 * len(title)), dpi=100, layout="constrained")
+        figure.suptitle("\n".join([f"scratchnet: {' vs '.join(everyone)}"] + title), fontsize=11)
+        ax = figure.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No row was measured: each row's reason is in the reports' notes",
+                ha="center", va="center", fontsize=10)
+        return figure
+    heights = [1.2 + ROW * ratio_height, 0.9 + (0.6 + 0.3 * len(frameworks)) * len(times),
+               1.2 + ROW * other_height]
+    figure = Figure(figsize=(WIDTH / 100, 0.9 + 0.2 * len(title) + sum(heights)), dpi=100,
+                    layout="constrained")
+    top, middle, bottom = figure.subfigures(3, 1, height_ratios=heights)
+
+    # 1. the speed ratios
+    if ratios and ratio_entries:
+        positions, ticks, height = _layout(ratio_entries)
+        axes = top.subplots(1, len(ratios), sharey=True, sharex=True, squeeze=False)[0]
+        extremes = [1.0]
+        for ax, (column, what) in zip(axes, ratios):
+            ax.axvline(1.0, color="black", linewidth=0.9)
+            for (group, framework), y in positions.items():
+                row = groups[group][framework]
+                value = row.get(column)
+                if value is None:
                     continue
-                value = row[column] * scale
-                xs.append(g_index + (f_index - (len(present) - 1) / 2) * width)
-                heights.append(value)
-                low.append(value - _or(row.get(f"{column}_q25"), row[column]) * scale)
-                high.append(_or(row.get(f"{column}_q75"), row[column]) * scale - value)
-            if xs:
-                spread = [low, high] if any(low) or any(high) else None
-                bars = ax.bar(xs, heights, width, yerr=spread, capsize=3, label=framework,
-                              color=color(framework, users))
-                handles.setdefault(framework, bars)
-                crowded = len(groups) * len(present) > 6  # narrow bars: labels stand upright
-                ax.bar_label(bars, [format_number(h) for h in heights], fontsize=8,
-                             label_type="center", color="white", rotation=90 if crowded else 0)
-        ax.set_title(title)
-        ax.set_ylabel(f"{unit} ({METRICS[column].better} is better)")
-        ax.set_xticks(range(len(groups)), [str(g) for g in groups])
-        if column == "final_accuracy":
-            ax.set_ylim(0, 1)
-        elif _spans_decades(rows, column):
-            ax.set_yscale("log")
-        ax.grid(axis="y", alpha=0.3)
-    if handles:
-        axes[0].legend(handles.values(), handles.keys())
-    figure.suptitle("\n".join([f"scratchnet: {' vs '.join(frameworks)} (bars: medians; whiskers: "
-                               f"the middle half of the runs, 25th-75th percentile)"]
-                              + _title_notes(rows)), fontsize=11)
-    figure.tight_layout()
+                low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+                extremes += [v for v in (value, low, high) if v]
+                _dot(ax, y, value, low, high, colours[framework], f"{value:.3g}")
+            _ratio_scale(ax)
+            ax.set_title(what, fontsize=10)
+            ax.set_xlabel("ratio (below 1: hand-written faster)", fontsize=8)
+            _rows_axes(ax, [(y, labels[group]) for y, group in ticks], height)
+        reach = max(max(extremes), 1 / min(extremes)) ** 1.25 * 1.05
+        axes[0].set_xlim(1 / reach, reach * 1.9)  # room on the right for the values
+        top.suptitle("Speed: the hand-written network's median over each framework's "
+                     "(dots), with its 95 % interval (lines)", fontsize=10)
+    else:
+        ax = top.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No speed ratio: scratch_numpy and another framework must both be "
+                          "measured", ha="center", va="center", fontsize=10)
+
+    # 2. absolute figures, each configuration on its own scale
+    if times:
+        columns = list(groups)
+        axes = middle.subplots(len(times), len(columns), squeeze=False)
+        for r, (column, what, unit, scale) in enumerate(times):
+            for c, group in enumerate(columns):
+                ax = axes[r][c]
+                members = [f for f, row in groups[group].items() if row.get(column) is not None]
+                for y, framework in enumerate(frameworks):
+                    row = groups[group].get(framework)
+                    if row is None or row.get(column) is None:
+                        continue
+                    value = row[column] * scale
+                    low, high = (row.get(f"{column}_q25"), row.get(f"{column}_q75"))
+                    low, high = ((low * scale, high * scale) if low is not None and high is not None
+                                 else (None, None))
+                    _dot(ax, y, value, low, high, colours[framework], format_number(value))
+                largest = max([groups[group][f][column] * scale for f in members]
+                              + [groups[group][f].get(f"{column}_q75") * scale for f in members
+                                 if groups[group][f].get(f"{column}_q75") is not None] or [1.0])
+                ax.set_xlim(0, largest * 1.6)
+                ax.set_ylim(len(frameworks) - 0.4, -0.6)
+                ax.set_yticks([])
+                ax.grid(axis="x", alpha=0.3)
+                ax.tick_params(labelsize=7)
+                if not members:
+                    ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center",
+                            va="center", fontsize=8, color="#777777")
+                if r == 0:
+                    ax.set_title(labels[group], fontsize=9)
+                if c == 0:
+                    ax.set_ylabel(f"{what}\n({unit})", fontsize=8)
+        middle.suptitle("Times, each configuration on its own scale from 0 (lower is better): "
+                        "medians (dots) and the middle half of the runs (lines)", fontsize=10)
+
+    # 3. memory and accuracy
+    if others:
+        axes = bottom.subplots(1, len(others), squeeze=False)[0]
+        for ax, (column, what, unit) in zip(axes, others):
+            entries = [(g, m) for g, m in present(column) if m]
+            positions, ticks, height = _layout(entries)
+            for (group, framework), y in positions.items():
+                value = groups[group][framework][column]
+                _dot(ax, y, value, None, None, colours[framework], format_number(value))
+            largest = max([groups[g][f][column] for g, m in entries for f in m] or [1.0])
+            ax.set_xlim(0, 1.12 if column == "final_accuracy" else largest * 1.25)
+            ax.set_title(what, fontsize=10)
+            ax.set_xlabel(f"{unit} ({METRICS[column].better} is better)", fontsize=8)
+            _rows_axes(ax, [(y, labels[group]) for y, group in ticks], height)
+
+    from matplotlib.lines import Line2D
+    figure.legend(handles=[Line2D([], [], marker="o", linestyle="", color=colours[f], label=f)
+                           for f in frameworks], loc="outside lower center", ncols=len(frameworks),
+                  fontsize=9, frameon=False)
+    figure.suptitle("\n".join([f"scratchnet: {' vs '.join(everyone)}"] + title), fontsize=11)
     return figure
 
 
@@ -112,18 +262,6 @@ def png_bytes(figure):
     return buffer.getvalue()
 
 
-def _or(value, default):
-    return default if value is None else value
-
-
-def _spans_decades(rows, column):
-    """Whether the panel's bars and whiskers span more than a factor of 20 (then a log
-    axis: frameworks or presets that far apart would otherwise flatten the smaller bars)."""
-    values = [r[key] for r in rows for key in (column, f"{column}_q25", f"{column}_q75")
-              if r.get(column) and r.get(key)]
-    return len(values) > 1 and max(values) / min(values) > 20
-
-
 #: The curves' panels: the history key, its title and its axis label.
 CURVES = [("loss", "Training loss (mean over the epoch's batches)", "loss (lower is better)"),
           ("accuracy", "Training accuracy (mean over the epoch's batches)",
@@ -143,7 +281,7 @@ def curves_figure(rows):
     frameworks = list(dict.fromkeys(row["framework"] for row in rows))
     users = [f for f in frameworks if f not in REGISTRY]
     markers = "os^Dvx"
-    figure = Figure(figsize=(PNG_SIZE[0] / 100, PNG_SIZE[1] / 100), dpi=100, layout="constrained")
+    figure = Figure(figsize=(WIDTH / 100, 8.0), dpi=100, layout="constrained")
     axes = figure.subplots(2, 2).ravel()
     for ax, (key, title, label) in zip(axes, CURVES):
         for row in rows:
@@ -157,17 +295,19 @@ def curves_figure(rows):
                     marker=markers[groups.index(group) % len(markers)],
                     markersize=7 - 1.5 * index, fillstyle="full" if index == 0 else "none",
                     label=f"{row['framework']}" + (f" ({group})" if len(groups) > 1 else ""))
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch", fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if "accuracy" in key:
             ax.set_ylim(0, 1)
-    axes[0].legend(fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)),
+                  fontsize=9, frameon=False)
     figure.suptitle("Learning curves: same initial weights, same batches; lines that coincide "
                     "learn the same (the timed fits are not these: this fit evaluates every epoch)",
-                    fontsize=10)
+                    fontsize=11)
     return figure
 
 
@@ -252,4 +392,70 @@ def breakdown_figure(rows):
     figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     figure.suptitle("Where the time goes: medians of each part over the lapped runs; "
                     "L1, L2...: the layer", fontsize=11)
+    return figure
+
+
+def history_figure(rows):
+    """Each metric over commits: one line per framework and preset (one per preset for the
+    pair's figures, one for the machine's sgemm rate, in black); points from a single timed
+    run (asv --quick) hollow."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    from .asv_export import MACHINE_METRICS, PAIR_METRICS, UNITS
+    from .metrics import label as metric_label
+
+    commits = list(dict.fromkeys(row["commit"] for row in rows))
+    metrics = [m for m in UNITS if any(row["metric"] == m for row in rows)]
+    users = sorted({row["framework"] for row in rows if row["framework"]
+                    and row["framework"] not in REGISTRY})
+    columns = 2
+    n_rows = math.ceil(max(1, len(metrics)) / columns)
+    figure = Figure(figsize=(12, 1.4 + 3.2 * n_rows), dpi=100, layout="constrained")
+    axes = figure.subplots(n_rows, columns, squeeze=False).ravel()
+    styles = {"default": "-", "deep": "--", "wide": ":", "time_to_accuracy": "-."}
+    legend = {}
+    quick = False
+    for ax, metric in zip(axes, metrics):
+        series = {}
+        for row in rows:
+            if row["metric"] == metric and row["value"] is not None:
+                who = (f"{row['framework']} vs pytorch" if metric in PAIR_METRICS
+                       and row["framework"] not in REGISTRY else
+                       "scratch_numpy vs pytorch" if metric in PAIR_METRICS else
+                       "NumPy sgemm 2048x2048" if metric in MACHINE_METRICS else row["framework"])
+                series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
+        for (who, preset), values in sorted(series.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
+            xs = [commits.index(c) for c in commits if c in values]
+            colour = COLORS.get(who, color(who, users) if who in users else "black")
+            ys = [values[commits[x]][0] for x in xs]
+            ax.plot(xs, ys, styles.get(preset, "-"), color=colour)
+            single = [values[commits[x]][1] == 1 for x in xs]
+            quick = quick or any(single)
+            ax.scatter([x for x, one in zip(xs, single) if not one],
+                       [y for y, one in zip(ys, single) if not one], color=colour, s=18, zorder=3)
+            ax.scatter([x for x, one in zip(xs, single) if one],
+                       [y for y, one in zip(ys, single) if one], facecolors="white",
+                       edgecolors=colour, s=18, zorder=3)
+            legend.setdefault(f"{who} {preset or ''}".strip(), Line2D([], [], linestyle=styles.get(preset, "-"),
+                                                        color=colour, marker="o", markersize=4))
+        ax.set_title(metric, fontsize=10)
+        ax.set_ylabel(metric_label(metric))
+        ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
+        if UNITS[metric] == "s" and series:
+            ax.set_yscale("log")
+        elif series:  # from 0, so that a change of 0.1 % does not look like a cliff
+            highest = max(value for values in series.values() for value, _ in values.values())
+            ax.set_ylim(0, highest * 1.1 if highest > 0 else 1)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    if quick:
+        legend["one timed run (asv --quick)"] = Line2D([], [], linestyle="", marker="o",
+                                                       markerfacecolor="white", color="black")
+    if legend:
+        figure.legend(legend.values(), legend.keys(), loc="outside lower center",
+                      ncols=min(4, len(legend)), fontsize=8)
+    figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
+                    f"(oldest commit left)", fontsize=11)
     return figure

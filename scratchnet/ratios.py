@@ -31,7 +31,8 @@ import numpy as np
 #: the PyTorch twin's.
 RATIO_COLUMNS = {"train_time_per_epoch_s": "train_time_ratio",
                  "inference_latency_per_sample_s": "inference_latency_ratio",
-                 "single_sample_latency_s": "single_sample_latency_ratio"}
+                 "single_sample_latency_s": "single_sample_latency_ratio",
+                 "time_to_accuracy_s": "time_to_accuracy_ratio"}
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95

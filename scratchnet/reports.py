@@ -28,6 +28,8 @@ COLUMNS = SPEC_COLUMNS + [
     "inference_latency_per_sample_s_min", "inference_latency_per_sample_s_max",
     "single_sample_latency_s", "single_sample_latency_s_min", "single_sample_latency_s_max",
     "batch_throughput_samples_per_s_min", "batch_throughput_samples_per_s_max",
+    "time_to_accuracy_s", "time_to_accuracy_s_min", "time_to_accuracy_s_max", "epochs_to_accuracy",
+    "time_to_accuracy_status", "best_accuracy", "evaluation_time_s",
     *[f"{column}{suffix}" for column in TIMED for suffix in ("_q25", "_q75")],
     "peak_traced_mb", "peak_memory_method", "peak_gpu_memory_mb",
     "train_accuracy", "parity_max_abs_diff",
@@ -37,6 +39,7 @@ COLUMNS = SPEC_COLUMNS + [
     "train_step_instructions", "inference_instructions",
     "train_gflops_per_s", "sgemm_gflops_per_s", "fraction_of_sgemm",
     "preset", "activations", "loss", "dataset", "n_samples", "n_test", "epochs", "batch_size",
+    "target_accuracy", "max_epochs",
     "alpha", "seed", "precision", "device", "threads", "blas_threads", "torch_threads",
     "repeats", "rounds", "warmup",
     "python_version", "numpy_version", "torch_version", "onnxruntime_version", "blas", "platform",
@@ -137,8 +140,10 @@ def _group(row):
 
 def table_rows(rows):
     """The spec's columns (framework, status, metrics), then the configuration."""
-    header = ["framework", "status"] + TABLE + ["preset"]
-    body = [[row["framework"], row["status"]] + [_cell(row, column) for column in TABLE]
+    columns = TABLE + (["time_to_accuracy_s", "epochs_to_accuracy"]
+                       if any(row.get("target_accuracy") for row in rows) else [])
+    header = ["framework", "status"] + columns + ["preset"]
+    body = [[row["framework"], row["status"]] + [_cell(row, column) for column in columns]
             + [_group(row) or ""] for row in rows]
     return header, body
 
@@ -183,7 +188,8 @@ def _ratio_line(prefix, what, scratch, other, column, holder=None):
 
 _TIMES = (("train_time_per_epoch_s", "Training time per epoch"),
           ("inference_latency_per_sample_s", "Inference latency per sample"),
-          ("single_sample_latency_s", "Single-sample latency"))
+          ("single_sample_latency_s", "Single-sample latency"),
+          ("time_to_accuracy_s", "Time to the target accuracy"))
 
 
 def _by_group(rows):
@@ -238,11 +244,17 @@ def interpretation(rows):
                 lines.append(f"{prefix}Memory ratio: pytorch "
                              f"{format_number(torch_row['peak_memory_mb'])} MB / scratch_numpy "
                              f"{format_number(scratch['peak_memory_mb'])} MB = {ratio:.2f}x")
-            lines.append(f"{prefix}Parity: largest |p_scratch - p_torch| on the held-out split = "
-                         f"{format_number(scratch.get('parity_max_abs_diff'))} "
-                         f"({scratch['precision']}); accuracy "
-                         f"{format_number(scratch['final_accuracy'])} vs "
-                         f"{format_number(torch_row['final_accuracy'])}")
+            if scratch.get("time_to_accuracy_status") or torch_row.get("time_to_accuracy_status"):
+                lines.append(f"{prefix}Time to {scratch['target_accuracy']:g} held-out accuracy "
+                             f"(checked after each epoch; the evaluations' time left out): " + "; ".join(
+                                 f"{row['framework']} {row.get('time_to_accuracy_status')}"
+                                 for row in (scratch, torch_row)))
+            if scratch.get("parity_max_abs_diff") is not None or scratch.get("final_accuracy") is not None:
+                lines.append(f"{prefix}Parity: largest |p_scratch - p_torch| on the held-out split = "
+                             f"{format_number(scratch.get('parity_max_abs_diff'))} "
+                             f"({scratch['precision']}); accuracy "
+                             f"{format_number(scratch['final_accuracy'])} vs "
+                             f"{format_number(torch_row['final_accuracy'])}")
             if scratch.get("loss") == "mse" and (scratch.get("final_accuracy") or 0) < 0.5:
                 lines.append(f"{prefix}Accuracy {format_number(scratch['final_accuracy'])} is not a "
                              f"fault: with the MSE loss, {scratch.get('epochs')} epochs and alpha "

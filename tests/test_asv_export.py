@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet import asv_export, compare, reports
+from scratchnet import asv_export, compare, presets, reports
 
 ROOT = Path(__file__).parents[1]
 HAVE_ASV = all(importlib.util.find_spec(name) is not None for name in ("torch", "asv"))
@@ -149,10 +149,11 @@ def test_the_suite_skips_what_the_first_commit_lacks(tmp_path):
 def test_presets_match_the_comparison_harness():
     sys.path.insert(0, str(ROOT))
     try:
-        from benchmarks.common import PRESETS, held_out_size
+        from benchmarks.common import GOAL_PRESETS, PRESETS, held_out_size
     finally:
         sys.path.remove(str(ROOT))
     assert PRESETS == compare.PRESETS
+    assert GOAL_PRESETS == presets.GOAL_PRESETS
     assert all(held_out_size(n) == compare.held_out_size(n) for n in (8, 500, 512, 1000))
 
 
