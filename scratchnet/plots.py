@@ -191,7 +191,8 @@ def summary_figure(rows):
                 ax.set_yticks([])
                 ax.grid(axis="x", alpha=0.3)
                 ax.tick_params(labelsize=7)
-                if not members:
+                if not members:  # e.g. time-to-accuracy, measured on one configuration
+                    ax.axis("off")
                     ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center",
                             va="center", fontsize=8, color="#777777")
                 if r == 0:
@@ -262,51 +263,82 @@ def png_bytes(figure):
     return buffer.getvalue()
 
 
-#: The curves' panels: the history key, its title and its axis label.
-CURVES = [("loss", "Training loss (mean over the epoch's batches)", "loss (lower is better)"),
-          ("accuracy", "Training accuracy (mean over the epoch's batches)",
-           "accuracy (higher is better)"),
-          ("val_loss", "Held-out loss (after the epoch)", "loss (lower is better)"),
-          ("val_accuracy", "Held-out accuracy (after the epoch)", "accuracy (higher is better)")]
+#: The curves' panels: the history key and its title.
+CURVES = [("loss", "Training loss"), ("accuracy", "Training accuracy"),
+          ("val_loss", "Held-out loss"), ("val_accuracy", "Held-out accuracy")]
+
+
+def _loss_scale(ax, values):
+    """A loss axis at least 2 % of the loss wide: with an automatic scale, two losses equal
+    to the seventh digit (float32 round-off between the frameworks) would fill the panel
+    and look far apart."""
+    values = [v for v in values if v is not None]
+    if values:
+        low, high = min(values), max(values)
+        middle, half = (low + high) / 2, max((high - low) / 2, abs(high) * 0.01, 1e-12)
+        ax.set_ylim(middle - half * 1.15, middle + half * 1.15)
 
 
 def curves_figure(rows):
-    """Each framework's per-epoch history, overlaid: colour per framework, marker per
-    configuration. Same seed, same batches: lines that coincide learn the same."""
+    """Each framework's per-epoch history, overlaid, one row of panels per configuration
+    (its loss on its own scale: an MSE and a cross-entropy loss are not one quantity).
+    Same seed, same batches: lines that coincide learn the same; the first framework's
+    line solid and filled, the others' dashed and hollow over it, so both show."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     rows = [row for row in rows if row.get("history")]
-    groups = list(dict.fromkeys(_group(row) for row in rows))
+    groups = {}
+    for row in rows:
+        groups.setdefault(_group(row), []).append(row)
     frameworks = list(dict.fromkeys(row["framework"] for row in rows))
     users = [f for f in frameworks if f not in REGISTRY]
-    markers = "os^Dvx"
-    figure = Figure(figsize=(WIDTH / 100, 8.0), dpi=100, layout="constrained")
-    axes = figure.subplots(2, 2).ravel()
-    for ax, (key, title, label) in zip(axes, CURVES):
-        for row in rows:
-            values = row["history"].get(key)
-            if not values:
-                continue
-            index = frameworks.index(row["framework"])
-            group = _group(row)
-            ax.plot(range(1, len(values) + 1), values, color=color(row["framework"], users),
-                    linestyle="-" if index == 0 else (0, (4, 2 + index)),
-                    marker=markers[groups.index(group) % len(markers)],
-                    markersize=7 - 1.5 * index, fillstyle="full" if index == 0 else "none",
-                    label=f"{row['framework']}" + (f" ({group})" if len(groups) > 1 else ""))
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch", fontsize=9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        if "accuracy" in key:
-            ax.set_ylim(0, 1)
-    handles, names = axes[0].get_legend_handles_labels()
-    figure.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)),
+
+    def style(framework):
+        index = frameworks.index(framework)
+        return dict(color=color(framework, users),
+                    linestyle="-" if index == 0 else (0, (4, 2 + index)), marker="o",
+                    markersize=7 - 1.5 * index, fillstyle="full" if index == 0 else "none")
+
+    figure = Figure(figsize=(WIDTH / 100, 1.2 + 2.3 * max(1, len(groups))), dpi=100,
+                    layout="constrained")
+    axes = figure.subplots(max(1, len(groups)), len(CURVES), squeeze=False)
+    for r, (group, members) in enumerate(groups.items()):
+        for c, (key, title) in enumerate(CURVES):
+            ax = axes[r][c]
+            epochs = 1
+            for row in members:
+                values = row["history"].get(key) or []
+                epochs = max(epochs, len(values))
+                ax.plot(range(1, len(values) + 1), values, **style(row["framework"]))
+            ax.set_xlim(0.5, epochs + 0.5)
+            if epochs <= 12:
+                ax.set_xticks(range(1, epochs + 1))
+            ax.ticklabel_format(axis="y", useOffset=False)
+            if "accuracy" not in key:
+                _loss_scale(ax, [v for row in members for v in row["history"].get(key) or []])
+            if r == 0:
+                ax.set_title(title, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"{_label(members[0])}\n{members[0].get('loss') or ''} loss",
+                              fontsize=9)
+            if c == 1:
+                ax.set_ylabel("accuracy", fontsize=8)
+            if epochs > 12:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+            if "accuracy" in key:
+                ax.set_ylim(0, 1.04)
+            if r == len(groups) - 1:
+                ax.set_xlabel("epoch", fontsize=9)
+    handles = [Line2D([], [], label=framework, **style(framework)) for framework in frameworks]
+    figure.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)),
                   fontsize=9, frameon=False)
-    figure.suptitle("Learning curves: same initial weights, same batches; lines that coincide "
-                    "learn the same (the timed fits are not these: this fit evaluates every epoch)",
+    figure.suptitle("Learning curves: same initial weights, same batches, so lines that coincide "
+                    "learn the same\ntraining figures: means over the epoch's batches; held-out: "
+                    "after the epoch; from one more fit, untimed, that evaluates every epoch",
                     fontsize=11)
     return figure
 
@@ -321,6 +353,7 @@ KINDS = [("data", "moving data in and out", "#9e9e9e"),
          ("update", "SGD update", "#2e8b57")]
 
 
+_SECTION_TITLES = {"train": "a training step", "inference": "a forward pass"}
 _DARK = ("forward_product", "loss", "backward_product", "update")
 
 
@@ -339,8 +372,9 @@ def _kind(phase):
 
 def breakdown_figure(rows):
     """Per configuration, a training step and a forward pass as stacked bars, one bar per
-    framework on a shared linear axis: each part a segment coloured by its kind of work,
-    the layer written in it where it fits, the rest (measured minus the parts) hatched."""
+    framework on a shared linear axis from 0 (a stacked bar's length is the sum of its
+    parts, so bars are right here): each part a segment coloured by its kind of work, the
+    layer written in it where it fits, the rest (measured minus the parts) hatched."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -350,46 +384,47 @@ def breakdown_figure(rows):
         if row.get("breakdown"):
             groups.setdefault(_group(row), []).append(row)
     colors = {key: value for key, _, value in KINDS}
-    figure = Figure(figsize=(12, 1.3 + 2.0 * len(groups)), dpi=100, layout="constrained")
+    figure = Figure(figsize=(WIDTH / 100, 1.3 + 2.0 * len(groups)), dpi=100, layout="constrained")
     axes = figure.subplots(len(groups), 2, squeeze=False)
     for (group, members), pair in zip(groups.items(), axes):
-        for ax, (section, what) in zip(pair, SECTIONS.items()):
+        for ax, section in zip(pair, SECTIONS):
             names = [row["framework"] for row in members]
-            largest = max(max(row["breakdown"][section]["plain_s"],
-                              sum(p["seconds"] for p in row["breakdown"][section]["parts"]))
-                          for row in members) * 1e6
+            largest_s = max(max(row["breakdown"][section]["plain_s"],
+                                sum(p["seconds"] for p in row["breakdown"][section]["parts"]))
+                            for row in members)
+            scale, unit = (1e3, "ms") if largest_s >= 0.01 else (1e6, "µs")
+            largest = largest_s * scale
             for y, row in enumerate(members):
                 measured = row["breakdown"][section]
                 parts = sorted(measured["parts"], key=lambda p: _sort_key(p["layer"], p["phase"]))
                 left = 0.0
                 for part in parts:
-                    width = part["seconds"] * 1e6
-                    ax.barh(y, width, left=left, color=colors[_kind(part["phase"])],
-                            edgecolor="white", linewidth=0.6, height=0.6)
-                    if part["layer"] is not None and width > largest * 0.045:
-                        kind = _kind(part["phase"])
+                    width = part["seconds"] * scale
+                    kind = _kind(part["phase"])
+                    ax.barh(y, width, left=left, color=colors[kind], edgecolor="white",
+                            linewidth=0.6, height=0.6)
+                    if part["layer"] is not None and width > largest * 0.07:  # room for "L2"
                         ax.text(left + width / 2, y, f"L{part['layer']}", ha="center",
                                 va="center", fontsize=7,
                                 color="white" if kind in _DARK else "black")
                     left += width
-                rest = measured["plain_s"] * 1e6 - left
-                if rest > 0:
-                    ax.barh(y, rest, left=left, color="white", edgecolor="#555555",
+                plain = measured["plain_s"] * scale
+                if plain > left:
+                    ax.barh(y, plain - left, left=left, color="white", edgecolor="#555555",
                             hatch="///", linewidth=0.6, height=0.6)
-                ax.text(max(left, left + rest) + largest * 0.01, y,
-                        f"{measured['plain_s'] * 1e6:.4g} µs measured, parts {left:.4g}",
-                        va="center", fontsize=8)
+                ax.text(max(left, plain) + largest * 0.015, y,
+                        f"{plain:.4g} {unit} measured\nparts {left:.4g}", va="center", fontsize=8)
             ax.set_yticks(range(len(names)), names)
             ax.invert_yaxis()
-            ax.set_xlim(0, largest * 1.45)
-            ax.set_xlabel("µs (lower is better)")
-            ax.set_title(f"{group}: {what} ({members[0]['breakdown'][section]['rows']} rows)",
-                         fontsize=10)
+            ax.set_xlim(0, largest * 1.4)
+            ax.set_xlabel(f"{unit} (lower is better)", fontsize=9)
+            ax.set_title(f"{_label(members[0])}: {_SECTION_TITLES[section]} of "
+                         f"{members[0]['breakdown'][section]['rows']} rows", fontsize=10)
             ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=value, label=text) for _, text, value in KINDS] + [
         Patch(facecolor="white", edgecolor="#555555", hatch="///",
               label="rest: measured without laps, minus the parts")]
-    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     figure.suptitle("Where the time goes: medians of each part over the lapped runs; "
                     "L1, L2...: the layer", fontsize=11)
     return figure

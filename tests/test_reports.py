@@ -294,3 +294,25 @@ def test_the_html_report_needs_nothing_outside_itself(tmp_path):
 def html_unescape(text):
     import html
     return html.unescape(text)
+
+
+def test_the_curves_give_each_configuration_its_own_loss_scale():
+    """An MSE and a cross-entropy loss are not one quantity: a row of panels per
+    configuration. Two losses equal to the seventh digit do not fill their panel."""
+    base = {"status": "ok", "layer_sizes": "784x64x10"}
+    rows = [dict(base, framework=framework, preset=preset, loss=loss,
+                 history={"loss": [first + offset, first / 2 + offset],
+                          "accuracy": [0.5, 0.6], "val_loss": [first, first / 2],
+                          "val_accuracy": [0.5, 0.7]})
+            for preset, loss, first in (("default", "mse", 0.09), ("time_to_accuracy", "cross_entropy", 1.1))
+            for framework, offset in (("scratch_numpy", 0.0), ("pytorch", 1e-9))]
+    rows.append(dict(base, framework="scratch_numpy", preset="large", loss="mse",
+                     history={"loss": [0.0949], "accuracy": [0.1], "val_loss": [0.0938],
+                              "val_accuracy": [0.11]}))
+    axes = plots.curves_figure(rows).axes
+    assert len(axes) == 3 * 4
+    mse, cross_entropy, single = axes[0], axes[4], axes[8]
+    assert mse.get_ylim()[1] < 0.1 < cross_entropy.get_ylim()[1]
+    low, high = single.get_ylim()
+    assert high - low >= 0.02 * 0.0949, (low, high)
+    assert [tick.get_text() for tick in single.get_xticklabels()] == ["1"]
