@@ -131,7 +131,8 @@ def summary_figure(rows):
         ax.text(0.5, 0.5, "No row was measured: each row's reason is in the reports' notes",
                 ha="center", va="center", fontsize=10)
         return figure
-    heights = [1.2 + ROW * ratio_height, 0.9 + (0.6 + 0.3 * len(frameworks)) * len(times),
+    heights = [1.2 + ROW * ratio_height if ratios and ratio_entries else 0.6,
+               0.9 + (0.6 + 0.3 * len(frameworks)) * len(times),
                1.2 + ROW * other_height]
     figure = Figure(figsize=(WIDTH / 100, 0.9 + 0.2 * len(title) + sum(heights)), dpi=100,
                     layout="constrained")
@@ -192,13 +193,17 @@ def summary_figure(rows):
                 ax.grid(axis="x", alpha=0.3)
                 ax.tick_params(labelsize=7)
                 if not members:  # e.g. time-to-accuracy, measured on one configuration
-                    ax.axis("off")
+                    ax.set_xticks([])
+                    ax.grid(False)
+                    for spine in ax.spines.values():
+                        spine.set_visible(False)
                     ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center",
                             va="center", fontsize=8, color="#777777")
                 if r == 0:
                     ax.set_title(labels[group], fontsize=9)
                 if c == 0:
-                    ax.set_ylabel(f"{what}\n({unit})", fontsize=8)
+                    ax.set_ylabel(f"{what}\n({unit})", fontsize=8, rotation=0, ha="right",
+                                  va="center")
         middle.suptitle("Times, each configuration on its own scale from 0 (lower is better): "
                         "medians (dots) and the middle half of the runs (lines)", fontsize=10)
 
