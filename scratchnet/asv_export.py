@@ -67,6 +67,12 @@ HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "pres
 PAIR_METRICS = ("parity_max_abs_diff", "train_time_ratio")
 #: The 2 n^3 flops of one ``time_sgemm`` call (benchmarks/performance.py's SGEMM_SIZE).
 SGEMM_FLOPS = 2 * 2048 ** 3
+#: A row with a time from a single timed run (asv run --quick) says so: asv then runs no
+#: warm-up, so first-call costs are in it (PyTorch's first epoch in a fresh process took
+#: 1.5 s here against 17 ms for the next).
+QUICK_NOTE = ("one timed run per figure (asv run --quick): no warm-up, so first-call costs "
+              "(PyTorch's first epoch in a process) are in the times; a smoke test, not figures "
+              "to quote")
 #: Fewer samples a side than this (asv --quick takes one) give a ratio without an interval.
 MIN_SAMPLES_FOR_INTERVAL = 5
 
@@ -295,7 +301,9 @@ def report_rows(result, machine_info, benchmarks, machine):
                 n_samples=settings["n_samples"], n_test=held_out_size(settings["n_samples"]),
                 epochs=settings["epochs"], batch_size=settings["batch_size"],
                 alpha=settings["alpha"], seed=settings["seed"], precision="float32", device="cpu",
-                threads=int_or_none(machine_info.get("num_cpu")), commit=commit, machine=machine,
+                # the suite's THREADS (benchmarks/common.py): one, in every benchmark version
+                # the exporter reads (results of other versions are dropped)
+                threads=1, commit=commit, machine=machine,
                 source="asv", python_version=str(result.get("python") or ""),
                 numpy_version=requirements.get("numpy"), torch_version=requirements.get("torch"),
                 onnxruntime_version=requirements.get("onnxruntime"),
@@ -326,6 +334,8 @@ def report_rows(result, machine_info, benchmarks, machine):
                 notes.append(f"skipped: {', '.join(sorted(set(skipped)))}")
             if framework == "onnxruntime":
                 notes.append("inference only: the scratch network exported to ONNX")
+            if any(m.runs == 1 for m in found.values()):
+                notes.append(QUICK_NOTE)
             notes.append(f"not measured by the asv suite: {', '.join(NOT_MEASURED)}")
             notes.append("spread: min-max of asv's samples" if spread else
                          "no spread: run asv with --record-samples for min-max")
@@ -373,11 +383,6 @@ def write_history_csv(rows, path):
     reports.write_table_csv(rows, HISTORY_COLUMNS, path)
 
 
-def write_history_png(rows, path):
-    """Write ``plots.history_figure(rows)`` as a PNG."""
-    plots.save_png(plots.history_figure(rows), path)
-
-
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,
            out="benchmarks/comparison", branch=None, repo="."):
     """Write the comparison reports for one commit, and the history of the commits measured
@@ -416,7 +421,6 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
     if not rows:
         raise ValueError(f"asv result file '{chosen['_path']}': field 'results' holds none of "
                          f"the suite's benchmarks ({', '.join(METRICS)})")
-    paths = reports.write_reports(rows, out)
     # One series, as asv's own graphs: the chosen result's environment only, and with a
     # branch its commits (and the chosen one), as asv publish graphs a branch.
     series = [f for f in candidates if f["commit_hash"] != chosen["commit_hash"]] + [chosen]
@@ -426,10 +430,11 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
                                                  d["commit_hash"]) if branch is not None
                                   else (d["date"], d["commit_hash"])),
                            benchmarks, machine)
+    # the history drawn once: its PNG beside the reports and in the HTML page
+    paths = reports.write_reports(rows, out, figures={
+        "history_png": (HISTORY_FILES["png"], plots.history_figure(history))})
     paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
-    paths["history_png"] = os.path.join(out, HISTORY_FILES["png"])
     write_history_csv(history, paths["history_csv"])
-    write_history_png(history, paths["history_png"])
     return rows, paths
 
 

@@ -234,6 +234,9 @@ def run_export(args, out=None):
                              out=args.out, branch=branch)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
     _print_reports(rows, paths, out)
+    from .asv_export import QUICK_NOTE
+    if any(QUICK_NOTE in (row["notes"] or "") for row in rows):
+        print(f"WARNING: {QUICK_NOTE}", file=out)
     return 0
 
 

@@ -67,12 +67,15 @@ def _dot(ax, y, value, low, high, colour, text):
                 textcoords="offset points", va="center", fontsize=8)
 
 
-def _ratio_scale(ax):
-    """A logarithmic axis labelled at 1, 2 and 5 times powers of ten, written plainly
-    (0.5, 1, 2), with no labels on the minor ticks."""
+def _ratio_scale(ax, low, high):
+    """A logarithmic axis from ``low`` to ``high``, labelled at 1, 2 and 5 times powers of
+    ten (at powers of ten only where it spans more than two decades, so labels never
+    meet), written plainly (0.5, 1, 2), with no labels on the minor ticks."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.set_xlim(low, high)
+    subs = (1.0,) if high / low > 100 else (1.0, 2.0, 5.0)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -153,12 +156,12 @@ def summary_figure(rows):
                 low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
                 extremes += [v for v in (value, low, high) if v]
                 _dot(ax, y, value, low, high, colours[framework], f"{value:.3g}")
-            _ratio_scale(ax)
             ax.set_title(what, fontsize=10)
             ax.set_xlabel("ratio (below 1: hand-written faster)", fontsize=8)
             _rows_axes(ax, [(y, labels[group]) for y, group in ticks], height)
         reach = max(max(extremes), 1 / min(extremes)) ** 1.25 * 1.05
-        axes[0].set_xlim(1 / reach, reach * 1.9)  # room on the right for the values
+        for ax in axes:  # room on the right for the values
+            _ratio_scale(ax, 1 / reach, reach * 1.9)
         top.suptitle("Speed: the hand-written network's median over each framework's "
                      "(dots), with its 95 % interval (lines)", fontsize=10)
     else:
@@ -241,6 +244,10 @@ def _title_notes(rows):
     import textwrap
     notes = [textwrap.shorten(f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}",
                               TITLE_WIDTH // 2) for r in rows if r["status"] != "ok"]
+    from .asv_export import QUICK_NOTE
+    if any(QUICK_NOTE in (r.get("notes") or "") for r in rows):
+        notes.append("times from one run each (asv run --quick), first-call costs included: a "
+                     "smoke test, not figures to quote")
     busy = disturbed_rows(rows)
     if 0 < len(busy) <= 2:
         notes += [f"{r['framework']} ({_group(r)}) measured on a busy machine (contention "

@@ -235,7 +235,8 @@ def interpretation(rows):
         scratch, torch_row = by_framework.get(SCRATCH), by_framework.get(TWIN)
         prefix = f"{group}: " if len(groups) > 1 else ""
         if not (scratch and torch_row and scratch["status"] == torch_row["status"] == "ok"):
-            lines.append(f"{prefix}no ratio: both scratch_numpy and pytorch rows must be ok")
+            if scratch and torch_row:  # both asked for, one not measured
+                lines.append(f"{prefix}no ratio: both scratch_numpy and pytorch rows must be ok")
         else:
             lines += filter(None, (_ratio_line(prefix, what, scratch, torch_row, column)
                                    for column, what in _TIMES))
@@ -255,12 +256,14 @@ def interpretation(rows):
                              f"({scratch['precision']}); accuracy "
                              f"{format_number(scratch['final_accuracy'])} vs "
                              f"{format_number(torch_row['final_accuracy'])}")
-            if scratch.get("loss") == "mse" and (scratch.get("final_accuracy") or 0) < 0.5:
+            if scratch.get("loss") == "mse" and scratch.get("final_accuracy") is not None \
+                    and scratch["final_accuracy"] < 0.5:
+                shown = " (comparison_curves.png shows it)" if scratch.get("history") else ""
                 lines.append(f"{prefix}Accuracy {format_number(scratch['final_accuracy'])} is not a "
                              f"fault: with the MSE loss, {scratch.get('epochs')} epochs and alpha "
                              f"{scratch.get('alpha')} on pixels in [0, 1] both networks have barely begun "
-                             f"to learn (comparison_curves.png shows it); --loss cross_entropy, or "
-                             f"more --epochs, shows networks that learn")
+                             f"to learn{shown}; --loss cross_entropy, or more --epochs, or "
+                             f"--preset time_to_accuracy shows networks that learn")
         for user in (row for name, row in by_framework.items() if name not in REGISTRY):
             lines += _user_lines(prefix, user, torch_row)
         # every other registered framework (onnxruntime, pytorch_cuda...): scratch_numpy
@@ -392,13 +395,27 @@ BREAKDOWN_NOTE = (
     "epoch over the epoch's steps, which adds fit's per-epoch shuffle and per-batch checks.")
 
 
+def breakdown_left_out(rows):
+    """Why the measured rows without a breakdown have none, one line (or "")."""
+    if not has_breakdown(rows):
+        return ""
+    reasons = {}
+    for row in rows:
+        if row["status"] == "ok" and not row.get("breakdown"):
+            why = ("inference only, in ONNX Runtime's own kernels" if row["framework"] in REGISTRY
+                   else "your class: its parts are its own code, which scratchnet does not lap")
+            reasons.setdefault(row["framework"], why)
+    return ("No breakdown for " + "; ".join(f"{name} ({why})" for name, why in reasons.items())
+            + ".") if reasons else ""
+
+
 def breakdown_text(rows):
     """The breakdown tables as text, their note at the end ("" without a breakdown)."""
     tables = breakdown_tables(rows)
     if not tables:
         return ""
     return "\n\n".join(f"{title}\n{_text_table(header, body)}" for title, header, body in tables) \
-        + "\n\n" + BREAKDOWN_NOTE
+        + "\n\n" + " ".join(filter(None, [BREAKDOWN_NOTE, breakdown_left_out(rows)]))
 
 
 def markdown_table(rows):
@@ -419,7 +436,8 @@ def markdown_table(rows):
         text += "\nWhere the time goes:\n\n" + "\n\n".join(
             f"{title}\n\n" + "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
                                         + ["| " + " | ".join(line) + " |" for line in body])
-            for title, header, body in breakdown_tables(rows)) + "\n\n" + BREAKDOWN_NOTE + "\n"
+            for title, header, body in breakdown_tables(rows)) + "\n\n" + " ".join(
+            filter(None, [BREAKDOWN_NOTE, breakdown_left_out(rows)])) + "\n"
     return text
 
 
@@ -433,9 +451,10 @@ def write_png(rows, path):
     plots.save_png(plots.summary_figure(rows), path)
 
 
-def write_reports(rows, out_dir):
+def write_reports(rows, out_dir, figures=None):
     """Write JSON, CSV, Markdown, the summary PNG, the learning curves (where a row has its
-    history), the breakdown (where a row has one) and the HTML page into ``out_dir`` (created if missing); return their paths.
+    history), the breakdown (where a row has one), ``figures`` ({kind: (file name, matplotlib
+    Figure)}: more figures, e.g. the asv history) and the HTML page into ``out_dir`` (created if missing); return their paths.
     They are renamed into place only once all are written: a failure (a full disk at the
     PNG) leaves the earlier set as it was."""
     paths = {kind: os.path.join(out_dir, name) for kind, name in FILES.items()}
@@ -444,16 +463,19 @@ def write_reports(rows, out_dir):
     except OSError as exc:
         raise WriteError(f"cannot create the folder {out_dir!r}: {exc.strerror or exc}") from None
     from . import plots
-    figures = {"png": plots.summary_figure}
+    drawn = {"png": plots.summary_figure}
     if any(row.get("history") for row in rows):
         paths["curves_png"] = os.path.join(out_dir, CURVES_FILE)
-        figures["curves_png"] = plots.curves_figure
+        drawn["curves_png"] = plots.curves_figure
     if has_breakdown(rows):
         paths["breakdown_png"] = os.path.join(out_dir, BREAKDOWN_FILE)
-        figures["breakdown_png"] = plots.breakdown_figure
+        drawn["breakdown_png"] = plots.breakdown_figure
     paths["html"] = os.path.join(out_dir, HTML_FILE)
     # each figure rendered once: its PNG file and the HTML page carry the same bytes
-    images = {kind: plots.png_bytes(draw(rows)) for kind, draw in figures.items()}
+    images = {kind: plots.png_bytes(draw(rows)) for kind, draw in drawn.items()}
+    for kind, (name, figure) in (figures or {}).items():
+        paths[kind] = os.path.join(out_dir, name)
+        images[kind] = plots.png_bytes(figure)
     with written_together():
         write_json(rows, paths["json"])
         write_csv(rows, paths["csv"])
@@ -506,7 +528,8 @@ def html_report(rows, images):
         "our threads' runnable time spent waiting for a CPU; disturbed: either is 0.10 or "
         "more.</p>",
         table(["framework", "preset", "contention", "run-queue wait", "disturbed"], busy),
-        *([f"<h2>Where the time goes</h2><p>{html.escape(BREAKDOWN_NOTE)}</p>"]
+        *([f"<h2>Where the time goes</h2><p>{html.escape(BREAKDOWN_NOTE)} "
+           f"{html.escape(breakdown_left_out(rows))}</p>"]
           + [f"<h3>{html.escape(title)}</h3>" + f'<div class="wide">{table(header, body)}</div>'
              for title, header, body in breakdown_tables(rows)] if has_breakdown(rows) else []),
         "<h2>Environment</h2>", table(["setting", "value"], environment),

@@ -213,6 +213,10 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
         data["result_columns"], data["results"]["quality.Parity.track_parity"]))["started_at"]))
     assert {row["started_utc"] for row in rows} == {started}
     assert all("spread: min-max of asv's samples" in row["notes"] for row in rows)
+    # --quick: one run, no warm-up; every row says so, and the suite's one thread
+    assert all(asv_export.QUICK_NOTE in row["notes"] and row["threads"] == 1 for row in rows)
+    assert "history_png" in paths and Path(paths["history_png"]).stat().st_size > 10_000
+    assert Path(paths["html"]).read_text().count("data:image/png;base64,") == 2  # summary, history
 
 
 def stored_by_params(data, name):
@@ -446,6 +450,7 @@ def test_export_command(real_results, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"asv results of commit {head[:8]} on machine testbox")
     assert "framework     | status | train_time_per_epoch_s" in result.stdout
+    assert result.stdout.rstrip().endswith(f"WARNING: {asv_export.QUICK_NOTE}")
     bad = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results",
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr

@@ -170,3 +170,13 @@ def test_the_breakdown_figure_has_a_bar_per_framework_and_section(rows):
     assert len(axes) == 2
     for ax in axes:
         assert [label.get_text() for label in ax.get_yticklabels()] == ["scratch_numpy", "pytorch"]
+
+
+def test_rows_without_a_breakdown_are_named_with_the_reason(rows):
+    onnx = {**rows[0], "framework": "onnxruntime", "breakdown": None}
+    mine = {**rows[0], "framework": "StudentNetwork", "breakdown": None}
+    text = reports.breakdown_text([*rows, onnx, mine])
+    assert ("No breakdown for onnxruntime (inference only, in ONNX Runtime's own kernels); "
+            "StudentNetwork (your class: its parts are its own code, which scratchnet does not "
+            "lap).") in text
+    assert "No breakdown" not in reports.breakdown_text(rows)
