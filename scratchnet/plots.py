@@ -64,7 +64,8 @@ def _dot(ax, y, value, low, high, colour, text):
                 solid_capstyle="butt")
     ax.plot([value], [y], "o", color=colour, markersize=6.5, zorder=3)
     ax.annotate(text, (high if high is not None else value, y), xytext=(5, 0),
-                textcoords="offset points", va="center", fontsize=8)
+                textcoords="offset points", va="center", fontsize=8, zorder=4,
+                bbox=dict(facecolor="white", edgecolor="none", pad=0.5, alpha=0.85))
 
 
 def _ratio_scale(ax, low, high):
