@@ -79,7 +79,10 @@ class NeuralNetwork(BaseNetwork):
         for key in ("X", "labels", "targets"):
             if f"{key}_epoch" not in data:  # allocated at the first epoch, reused by the rest
                 data[f"{key}_epoch"] = np.empty_like(data[key])
-            np.take(data[key], order, axis=0, out=data[f"{key}_epoch"])
+            # mode="clip": with out= and the default mode="raise", NumPy gathers into a
+            # temporary and copies it over (3x the time here, 149 against 49 us for the
+            # default preset's X); order is a permutation, so no index is ever clipped
+            np.take(data[key], order, axis=0, out=data[f"{key}_epoch"], mode="clip")
         return data
 
     @contextlib.contextmanager
