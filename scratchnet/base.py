@@ -14,7 +14,8 @@ before the subclass is ready):
 - ``_train_step(epoch data, start, stop, alpha) -> (batch loss, n_correct)``: forward
   pass, loss, and (only if the loss is finite) backward pass and SGD update on the
   epoch's samples start:stop
-- ``_logits_and_outputs(X (N, D), dtype name) -> (z (N, K), a (N, K))`` NumPy arrays
+- ``_logits_and_outputs(X (N, D), dtype name, logits=True) -> (z (N, K), a (N, K))`` NumPy
+  arrays; with ``logits=False`` z may be None (``forward`` needs only a)
 - ``_loss_value(z, a, labels) -> float`` with the framework's own loss function
 - ``loss_and_gradients(X, y) -> (loss, [(dW, db), ...])``: public, for the gradient checks
 """
@@ -120,8 +121,9 @@ class BaseNetwork(Predictor):
         pass and SGD update."""
 
     @abstractmethod
-    def _logits_and_outputs(self, X, dtype):
-        """(z (N, K), a (N, K)) NumPy arrays computed in ``dtype``."""
+    def _logits_and_outputs(self, X, dtype, logits=True):
+        """(z (N, K), a (N, K)) NumPy arrays computed in ``dtype``; z may be None when
+        ``logits`` is False (``forward`` needs only a)."""
 
     @abstractmethod
     def _loss_value(self, logits, outputs, labels):
@@ -314,7 +316,7 @@ class BaseNetwork(Predictor):
         """
         dtype = self._check_precision(precision, training)
         X = check_features(X, self.layer_sizes[0], dtype=dtype)
-        return self._logits_and_outputs(X, dtype)[1]
+        return self._logits_and_outputs(X, dtype, logits=False)[1]
 
     def evaluate(self, X, y, precision=None):
         """``{"loss": float, "accuracy": float}`` on (X, y) with the model's loss."""

@@ -237,8 +237,9 @@ class NeuralNetwork(BaseNetwork):
             self._cast_cache[dtype] = [(W.astype(dtype), b.astype(dtype)) for W, b in self._params]
         return self._cast_cache[dtype]
 
-    def _logits_and_outputs(self, X, dtype):
+    def _logits_and_outputs(self, X, dtype, logits=True):
         lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
+        kept = None  # the logits, where asked for
         a = X.astype(dtype, copy=False)  # (N, D)
         if lap:
             lap(None, "input")
@@ -251,14 +252,15 @@ class NeuralNetwork(BaseNetwork):
                 z += b
                 if lap:
                     lap(layer, "forward: bias")
-                logits = z.copy() if activation is self._activation_fns[-1] else None
-                if lap and logits is not None:
-                    lap(layer, "forward: copy of the logits")
+                if logits and activation is self._activation_fns[-1]:
+                    kept = z.copy()  # the activation overwrites z; the loss may need these
+                    if lap:
+                        lap(layer, "forward: copy of the logits")
                 activation.forward_(z)
                 if lap:
                     lap(layer, "forward: activation")
                 a = z
-        return logits, a
+        return kept, a
 
     def _loss_value(self, logits, outputs, labels):
         loss_input = logits if self._loss_fn.on_logits else outputs

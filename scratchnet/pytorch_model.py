@@ -219,7 +219,7 @@ class TorchNeuralNetwork(BaseNetwork):
             self._cast_cache[dtype] = copy.deepcopy(self._module).to(dtype=getattr(torch, dtype))
         return self._cast_cache[dtype]
 
-    def _logits_and_outputs(self, X, dtype):
+    def _logits_and_outputs(self, X, dtype, logits=True):
         module = self._module_in(dtype)
         body, output_activation = module[0], module[1]
         lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
@@ -227,11 +227,11 @@ class TorchNeuralNetwork(BaseNetwork):
             x = torch.from_numpy(np.ascontiguousarray(X)).to(self.device, getattr(torch, dtype))
             if lap:
                 lap(None, "input")
-            logits = body(x) if lap is None else self._lapped_body(body, x, lap)  # (N, K)
-            outputs = output_activation(logits)  # (N, K)
+            z = body(x) if lap is None else self._lapped_body(body, x, lap)  # (N, K)
+            outputs = output_activation(z)  # (N, K)
             if lap:
                 lap(len(self._linears), "forward: activation")
-            result = logits.cpu().numpy(), outputs.cpu().numpy()
+            result = z.cpu().numpy() if logits else None, outputs.cpu().numpy()
             if lap:
                 lap(None, "output")
             return result
