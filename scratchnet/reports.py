@@ -392,7 +392,9 @@ BREAKDOWN_NOTE = (
     "autograd node backward (dX, dW and db), so it has no finer lines. rest: the step "
     "measured without laps minus the sum of the lapped parts: the laps' own cost when "
     "negative, time no lap saw when positive. fit's time per step: the training time per "
-    "epoch over the epoch's steps, which adds fit's per-epoch shuffle and per-batch checks.")
+    "epoch over the epoch's steps, which adds fit's per-epoch shuffle and per-batch checks; "
+    "it comes from the timed runs, another moment than the breakdown's, so on a machine "
+    "whose speed drifts it is a rough guide only.")
 
 
 def breakdown_left_out(rows):
