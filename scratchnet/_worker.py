@@ -92,8 +92,9 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
                                                              repeats=repeats, warmup=warmup, **fit_args)
     inference = _inference_metrics(model, job, X_train, X_test)
+    # CUDA runs asynchronously: laps read on the CPU would time kernel launches, not work
     parts = (_breakdown(model, job, X_train, y_train, X_test, sgemm)
-             if job.breakdown and isinstance(model, BaseNetwork) else None)
+             if job.breakdown and isinstance(model, BaseNetwork) and not cuda else None)
     to_accuracy = (_time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test)
                    if job.target_accuracy is not None else {})
     window = contention.contention_between(before, contention.take_snapshot(), job.threads)

@@ -404,7 +404,9 @@ def breakdown_left_out(rows):
     reasons = {}
     for row in rows:
         if row["status"] == "ok" and not row.get("breakdown"):
-            why = ("inference only, in ONNX Runtime's own kernels" if row["framework"] in REGISTRY
+            why = ("CUDA runs asynchronously: laps read on the CPU would time kernel launches"
+                   if row.get("device") == "cuda" else
+                   "inference only, in ONNX Runtime's own kernels" if row["framework"] in REGISTRY
                    else "your class: its parts are its own code, which scratchnet does not lap")
             reasons.setdefault(row["framework"], why)
     return ("No breakdown for " + "; ".join(f"{name} ({why})" for name, why in reasons.items())

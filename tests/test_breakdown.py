@@ -175,8 +175,10 @@ def test_the_breakdown_figure_has_a_bar_per_framework_and_section(rows):
 def test_rows_without_a_breakdown_are_named_with_the_reason(rows):
     onnx = {**rows[0], "framework": "onnxruntime", "breakdown": None}
     mine = {**rows[0], "framework": "StudentNetwork", "breakdown": None}
-    text = reports.breakdown_text([*rows, onnx, mine])
+    cuda = {**rows[1], "framework": "pytorch_cuda", "device": "cuda", "breakdown": None}
+    text = reports.breakdown_text([*rows, onnx, mine, cuda])
     assert ("No breakdown for onnxruntime (inference only, in ONNX Runtime's own kernels); "
             "StudentNetwork (your class: its parts are its own code, which scratchnet does not "
-            "lap).") in text
+            "lap); pytorch_cuda (CUDA runs asynchronously: laps read on the CPU would time "
+            "kernel launches).") in text
     assert "No breakdown" not in reports.breakdown_text(rows)
