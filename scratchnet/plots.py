@@ -124,8 +124,11 @@ def summary_figure(rows):
     ratio_entries = [(group, members) for group, members in ratio_entries if members]
     times = [panel for panel in TIME_PANELS if any(row.get(panel[0]) is not None for row in rows)]
     others = [panel for panel in OTHER_PANELS if any(row.get(panel[0]) is not None for row in rows)]
-    _, _, ratio_height = _layout(ratio_entries)
-    _, _, other_height = _layout([(g, m) for g, m in present("peak_memory_mb") if m] or [(None, [])])
+    # each dot panel's rows, laid out once: they size the figure and place the dots
+    ratio_layout = _layout(ratio_entries)
+    other_layouts = {column: _layout([(g, m) for g, m in present(column) if m])
+                     for column, _, _ in others}
+    other_height = max((height for _, _, height in other_layouts.values()), default=1.0)
     title = _title_notes(rows)
     if not any(row["status"] == "ok" for row in rows):
         figure = Figure(figsize=(WIDTH / 100, 1.6 + 0.2 * len(title)), dpi=100, layout="constrained")
@@ -135,7 +138,7 @@ def summary_figure(rows):
         ax.text(0.5, 0.5, "No row was measured: each row's reason is in the reports' notes",
                 ha="center", va="center", fontsize=10)
         return figure
-    heights = [1.2 + ROW * ratio_height if ratios and ratio_entries else 0.6,
+    heights = [1.2 + ROW * ratio_layout[2] if ratios and ratio_entries else 0.6,
                0.9 + (0.6 + 0.3 * len(frameworks)) * len(times),
                1.2 + ROW * other_height]
     figure = Figure(figsize=(WIDTH / 100, 0.9 + 0.2 * len(title) + sum(heights)), dpi=100,
@@ -144,7 +147,7 @@ def summary_figure(rows):
 
     # 1. the speed ratios
     if ratios and ratio_entries:
-        positions, ticks, height = _layout(ratio_entries)
+        positions, ticks, height = ratio_layout
         axes = top.subplots(1, len(ratios), sharey=True, sharex=True, squeeze=False)[0]
         extremes = [1.0]
         for ax, (column, what) in zip(axes, ratios):
@@ -215,12 +218,11 @@ def summary_figure(rows):
     if others:
         axes = bottom.subplots(1, len(others), squeeze=False)[0]
         for ax, (column, what, unit) in zip(axes, others):
-            entries = [(g, m) for g, m in present(column) if m]
-            positions, ticks, height = _layout(entries)
+            positions, ticks, height = other_layouts[column]
             for (group, framework), y in positions.items():
                 value = groups[group][framework][column]
                 _dot(ax, y, value, None, None, colours[framework], format_number(value))
-            largest = max([groups[g][f][column] for g, m in entries for f in m] or [1.0])
+            largest = max([groups[g][f][column] for g, f in positions] or [1.0])
             ax.set_xlim(0, 1.12 if column == "final_accuracy" else largest * 1.25)
             ax.set_title(what, fontsize=10)
             ax.set_xlabel(f"{unit} ({METRICS[column].better} is better)", fontsize=8)
