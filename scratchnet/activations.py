@@ -85,12 +85,27 @@ def softmax_backward(da, z, a):
 
 
 # ------------------------------------------------------------- in-place twins
+# A Python scalar operand makes NumPy 2 work out its type on every call (NEP 50), and a
+# comparison into a float array casts through a buffer: on an 8 x 64 batch
+# ``np.greater(a, 0, out=float_scratch)`` took 4.7 us, against 2.5 us with a 0-d
+# array of a's own dtype. The in-place twins take their constants from here.
+_ZEROS = {}
+
+
+def _zero(dtype):
+    """A 0-d zero of ``dtype``, made once per dtype."""
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = np.zeros((), dtype)
+    return zero
+
+
 def relu_forward_(z):
-    np.maximum(z, 0, out=z)
+    np.maximum(z, _zero(z.dtype), out=z)
 
 
 def relu_backward_(d, a, scratch):
-    np.greater(a, 0, out=scratch)  # a > 0 exactly where z > 0
+    np.greater(a, _zero(a.dtype), out=scratch)  # a > 0 exactly where z > 0
     d *= scratch
 
 
