@@ -267,7 +267,20 @@ def _numpy_blas_pool():
 
 def numpy_blas():
     """NumPy's BLAS as threadpoolctl sees it, e.g. 'openblas 0.3.31 (SkylakeX, pthreads)'."""
-    pool = _numpy_blas_pool()
+    return _describe(_numpy_blas_pool())
+
+
+def scipy_blas():
+    """SciPy's BLAS (a library of its own in SciPy's wheels) as threadpoolctl sees it, once
+    ``scipy.linalg.blas`` is imported (the NumPy network imports it); NumPy's where the two
+    share one library (a system OpenBLAS)."""
+    from threadpoolctl import threadpool_info
+    pool = next((pool for pool in threadpool_info() if pool["user_api"] == "blas"
+                 and "scipy" in pool["filepath"] and "numpy" not in pool["filepath"]), None)
+    return _describe(pool) if pool is not None else numpy_blas()
+
+
+def _describe(pool):
     if pool is None:
         return "unknown"
     details = ", ".join(str(pool[key]) for key in ("architecture", "threading_layer") if pool.get(key))

@@ -28,14 +28,20 @@ from .validation import check_int
 
 #: Fine parts and the common part they belong to: what the table compares side by side
 #: (PyTorch's Linear forward is one addmm, its backward one autograd node).
+#: The NumPy network's training step subtracts each gradient from its weights in the
+#: product that makes it ("... and update": a gemm and a gemv with beta = 1), so its update
+#: sits in its backward: linear and it has no separate update part.
 COMMON = {"forward: matmul": "forward: linear", "forward: bias": "forward: linear",
           "backward: input gradient": "backward: linear",
           "backward: weight gradient": "backward: linear",
-          "backward: bias gradient": "backward: linear"}
+          "backward: bias gradient": "backward: linear",
+          "backward: weight gradient and update": "backward: linear",
+          "backward: bias gradient and update": "backward: linear"}
 #: The parts that are matrix products, and how many of ``2 x rows x fan_in x fan_out``
 #: flops each does (a Linear's backward: dW, and dX except in the first layer).
 _PRODUCTS = {"forward: matmul": 1, "forward: linear": 1, "backward: weight gradient": 1,
-             "backward: input gradient": 1, "backward: linear": None}
+             "backward: weight gradient and update": 1, "backward: input gradient": 1,
+             "backward: linear": None}
 
 
 class Laps:
@@ -181,7 +187,8 @@ def _sort_key(layer, phase):
     last layer (each Linear's gradients, then the activation derivative below them), the
     update."""
     fine = ["forward: matmul", "forward: bias", "backward: input gradient",
-            "backward: weight gradient", "backward: bias gradient"]
+            "backward: weight gradient", "backward: weight gradient and update",
+            "backward: bias gradient", "backward: bias gradient and update"]
     within = fine.index(phase) if phase in fine else -1
     if phase in ("batch", "input"):
         return (0, 0, within)

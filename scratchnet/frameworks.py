@@ -75,6 +75,12 @@ def _numpy_blas():
     return numpy_blas()
 
 
+def _scratch_blas():
+    """NumPy's BLAS, and SciPy's, whose gemm and gemv the network's SGD update runs in."""
+    from .benchmark import numpy_blas, scipy_blas
+    return f"{numpy_blas()}; SGD update: SciPy's {scipy_blas()}"
+
+
 def _torch_blas():
     from .benchmark import torch_blas
     return torch_blas()
@@ -95,7 +101,7 @@ TWIN = "pytorch"
 SCRATCH = "scratch_numpy"
 
 REGISTRY = {framework.name: framework for framework in (
-    Framework(SCRATCH, "scratchnet's NumPy network", _numpy_network, blas=_numpy_blas,
+    Framework(SCRATCH, "scratchnet's NumPy network", _numpy_network, blas=_scratch_blas,
               default=True, checkpoints=True, color="#1f77b4"),
     Framework(TWIN, "its PyTorch twin on the CPU", _torch_network, _torch_missing, _torch_blas,
               default=True, checkpoints=True, color="#ff7f0e"),

@@ -12,6 +12,10 @@ import contextlib
 import math
 
 import numpy as np
+# SciPy's BLAS wrappers take beta, which NumPy's matmul does not: the SGD update is fused
+# into the weight gradient's product (see _forward_backward). Imported with the module,
+# so that thread limits set afterwards (threadpoolctl) cover its OpenBLAS as well as NumPy's.
+from scipy.linalg.blas import get_blas_funcs
 
 from .activations import get_activation
 from .base import BaseNetwork
@@ -48,11 +52,14 @@ class NeuralNetwork(BaseNetwork):
         self._activation_fns = [get_activation(name) for name in self.activations]
         self._loss_fn = get_loss(self.loss)
         self._buffers = None
+        self._gemm, self._gemv = get_blas_funcs(("gemm", "gemv"), dtype=self.train_dtype)
         self._set_params(self._initial_params())
 
     def _set_params(self, params):
-        self._params = [(np.array(W, dtype=self.train_dtype), np.array(b, dtype=self.train_dtype))
-                        for W, b in params]
+        # C order always (a transposed W would otherwise stay Fortran-ordered): the fused
+        # update's gemm writes into W.T in place only when W.T is Fortran-contiguous
+        self._params = [(np.array(W, dtype=self.train_dtype, order="C"),
+                         np.array(b, dtype=self.train_dtype)) for W, b in params]
         self._cast_cache = {}
 
     def _get_params(self):
@@ -65,7 +72,9 @@ class NeuralNetwork(BaseNetwork):
     # - per-layer buffers allocated once and reused by every batch (matmul with
     #   out=, bias add and activations in place), float32 end to end;
     # - the learning rate folded into the output gradient, so backprop yields the
-    #   SGD steps directly and each update is one in-place subtraction;
+    #   SGD steps directly, and each update fused into the product that makes the step:
+    #   W -= a_prev.T @ dz is one BLAS gemm with beta = 1 and b -= sum(dz) one gemv with a
+    #   ones vector, so no dW or db array is written and W is not read a second time;
     # - no gradient with respect to the input data (layer 0's dX is never needed).
     def _prepare_training_data(self, X, labels):
         self._cast_cache = {}  # fit changes the weights; casts made before are stale
@@ -107,15 +116,18 @@ class NeuralNetwork(BaseNetwork):
 
     def _buffers_for(self, rows):
         """Per layer (A, D, S): activations, dL/dz and scratch, each (rows, out), allocated
-        once for the largest batch; the views for each batch size are kept too (a full
-        batch and the last partial one). Gradients go to self._grads."""
+        once for the largest batch, and a ones vector (rows,) for the bias gradient's gemv;
+        the views for each batch size are kept too (a full batch and the last partial one).
+        Gradients, where they are kept (``alpha=None``), go to self._grads."""
         if self._buffers is None or self._buffers[0][0].shape[0] < rows:
             self._buffers = [tuple(np.empty((rows, fan_out), self.train_dtype) for _ in range(3))
                              for fan_out in self.layer_sizes[1:]]
+            self._ones = np.ones(rows, self.train_dtype)
             self._grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self._params]
             self._views = {}
         if rows not in self._views:
-            self._views[rows] = [tuple(buffer[:rows] for buffer in layer) for layer in self._buffers]
+            self._views[rows] = ([tuple(buffer[:rows] for buffer in layer) for layer in self._buffers],
+                                 self._ones[:rows])
         return self._views[rows]
 
     def _forward_backward(self, x, labels, targets, alpha):
@@ -127,7 +139,7 @@ class NeuralNetwork(BaseNetwork):
         finite nothing is changed.
         """
         lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
-        buffers = self._buffers_for(x.shape[0])
+        buffers, ones = self._buffers_for(x.shape[0])
         if lap:
             lap(None, "batch")
         a_prev = x
@@ -154,7 +166,6 @@ class NeuralNetwork(BaseNetwork):
             lap(None, "loss")
         for layer in range(n_layers - 1, -1, -1):  # 0-based here; laps name layer + 1
             W, b = self._params[layer]
-            dW, db = self._grads[layer]
             D = buffers[layer][1]  # (B, out): dL/dz of this layer
             a_in = x if layer == 0 else buffers[layer - 1][0]  # (B, in)
             if layer > 0:
@@ -165,17 +176,24 @@ class NeuralNetwork(BaseNetwork):
                 self._activation_fns[layer - 1].backward_(D_prev, A_prev, S_prev)
                 if lap:
                     lap(layer, "backward: activation derivative")
-            np.matmul(a_in.T, D, out=dW)  # (in, out)
-            if lap:
-                lap(layer + 1, "backward: weight gradient")
-            np.add.reduce(D, axis=0, out=db)  # (out,)
-            if lap:
-                lap(layer + 1, "backward: bias gradient")
-            if alpha is not None:
-                W -= dW
-                b -= db
+            if alpha is None:
+                dW, db = self._grads[layer]
+                np.matmul(a_in.T, D, out=dW)  # (in, out)
                 if lap:
-                    lap(None, "update")
+                    lap(layer + 1, "backward: weight gradient")
+                np.add.reduce(D, axis=0, out=db)  # (out,)
+                if lap:
+                    lap(layer + 1, "backward: bias gradient")
+                continue
+            # The step and the update in one call each. BLAS is column-major: there a
+            # C-ordered W (in, out) is W.T (out, in), so the gemm computes
+            # W.T <- W.T - D.T @ a_in in place, and the gemv b <- b - D.T @ ones.
+            self._gemm(-1.0, D.T, a_in.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
+            if lap:
+                lap(layer + 1, "backward: weight gradient and update")
+            self._gemv(-1.0, D.T, ones, beta=1.0, y=b, overwrite_y=1)
+            if lap:
+                lap(layer + 1, "backward: bias gradient and update")
         return loss, n_correct
 
     def _output_loss(self, last, labels, targets, scale):

@@ -363,9 +363,11 @@ KINDS = [("data", "moving data in and out", "#9e9e9e"),
          ("forward_product", "forward: matrix products (PyTorch: with the bias)", "#1f4e99"),
          ("forward_elementwise", "forward: bias, activation", "#8fb3e8"),
          ("loss", "loss and output gradient", "#7b3f9e"),
-         ("backward_product", "backward: matrix products (dW, dX; PyTorch: with db)", "#c25400"),
-         ("backward_elementwise", "backward: db, activation derivative", "#f2b27a"),
-         ("update", "SGD update", "#2e8b57")]
+         ("backward_product", "backward: matrix products (dW, dX; PyTorch: with db; "
+                              "scratch_numpy: with the update of W)", "#c25400"),
+         ("backward_elementwise", "backward: db (scratch_numpy: with the update of b), "
+                                  "activation derivative", "#f2b27a"),
+         ("update", "SGD update (PyTorch)", "#2e8b57")]
 
 
 _SECTION_TITLES = {"train": "a training step", "inference": "a forward pass"}
@@ -380,7 +382,8 @@ def _kind(phase):
     if phase == "update":
         return "update"
     product = phase in ("forward: matmul", "forward: linear", "backward: linear",
-                        "backward: weight gradient", "backward: input gradient")
+                        "backward: weight gradient", "backward: weight gradient and update",
+                        "backward: input gradient")
     return ("forward_" if phase.startswith("forward") else "backward_") + (
         "product" if product else "elementwise")
 

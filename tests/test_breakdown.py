@@ -41,20 +41,22 @@ def lapped_parts(model):
 
 def test_the_numpy_step_laps_every_operation_of_every_layer():
     parts = lapped_parts(NeuralNetwork(SIZES, ACTIVATIONS, seed=1))
-    expected = {(None, "batch"), (None, "loss"), (None, "output gradient"), (None, "update")}
+    # the update is fused into each layer's gradient products, so it has no part of its own
+    expected = {(None, "batch"), (None, "loss"), (None, "output gradient")}
     for layer in (1, 2, 3):
         expected |= {(layer, "forward: matmul"), (layer, "forward: bias"),
-                     (layer, "forward: activation"), (layer, "backward: weight gradient"),
-                     (layer, "backward: bias gradient")}
+                     (layer, "forward: activation"),
+                     (layer, "backward: weight gradient and update"),
+                     (layer, "backward: bias gradient and update")}
         if layer > 1:
             expected.add((layer, "backward: input gradient"))  # the input's gradient is skipped
         if layer < 3:
             expected.add((layer, "backward: activation derivative"))
     assert set(parts) == expected, set(parts) ^ expected
-    # with a clock that ticks once per read, each lap is one tick; the update, lapped once
-    # per layer, holds three; the loss two (its value, then the batch's correct count)
-    assert parts[(None, "update")] == 3 and parts[(None, "loss")] == 2
-    assert sum(parts.values()) == len(expected) + 3
+    # with a clock that ticks once per read, each lap is one tick; the loss holds two (its
+    # value, then the batch's correct count)
+    assert parts[(None, "loss")] == 2
+    assert sum(parts.values()) == len(expected) + 1
 
 
 def test_the_torch_step_laps_each_module_and_each_backward_node():

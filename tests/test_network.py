@@ -301,6 +301,28 @@ def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_dat
     assert blas_threads() == before
 
 
+@pytest.mark.parametrize("config", [None, FLOAT64], ids=["float32", "float64"])
+@pytest.mark.parametrize("fortran", [False, True], ids=["C-ordered", "Fortran-ordered"])
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_a_training_step_subtracts_alpha_times_the_gradient(small_data, config, fortran, loss):
+    """fit's step fuses the update into BLAS calls that write the weights in place; it
+    must equal W - alpha * dW from loss_and_gradients, whatever the weights' memory order."""
+    X, y = small_data[0][:32], small_data[1][:32]
+    model = NeuralNetwork([20, 16, 12, 10], ["relu", "tanh", "softmax"], config, seed=5,
+                          loss=loss)
+    if fortran:  # weights handed over as transposed views, Fortran-ordered
+        model.set_weights([(np.asfortranarray(W), b) for W, b in model.get_weights()])
+    before = model.get_weights()
+    _, gradients = model.loss_and_gradients(X, y)
+    model.fit(X, y, epochs=1, alpha=0.5, batch_size=32, shuffle=False)
+    atol = 1e-6 if config is None else 1e-13
+    for layer, ((W0, b0), (dW, db), (W1, b1)) in enumerate(
+            zip(before, gradients, model.get_weights()), start=1):
+        assert not np.array_equal(W0, W1), f"layer {layer}'s weights did not change"
+        assert_close(W1, W0 - 0.5 * dW, atol, f"layer {layer} W")
+        assert_close(b1, b0 - 0.5 * db, atol, f"layer {layer} b")
+
+
 def test_the_base_class_hooks_are_abstract_and_none_runs_before_the_subclass_is_ready():
     from scratchnet.base import BaseNetwork
     from scratchnet.network import NeuralNetwork
