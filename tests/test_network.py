@@ -304,17 +304,25 @@ def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_dat
 @pytest.mark.parametrize("config", [None, FLOAT64], ids=["float32", "float64"])
 @pytest.mark.parametrize("fortran", [False, True], ids=["C-ordered", "Fortran-ordered"])
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
-def test_a_training_step_subtracts_alpha_times_the_gradient(small_data, config, fortran, loss):
-    """fit's step fuses the update into BLAS calls that write the weights in place; it
-    must equal W - alpha * dW from loss_and_gradients, whatever the weights' memory order."""
-    X, y = small_data[0][:32], small_data[1][:32]
-    model = NeuralNetwork([20, 16, 12, 10], ["relu", "tanh", "softmax"], config, seed=5,
+@pytest.mark.parametrize("threads", [1, 2], ids=["fused update", "separate update"])
+def test_a_training_step_subtracts_alpha_times_the_gradient(config, fortran, loss, threads):
+    """On one BLAS thread fit's step fuses the update into BLAS calls that write the
+    weights in place; on more it subtracts separately. Both must equal W - alpha * dW from
+    loss_and_gradients, whatever the weights' memory order."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(0)
+    X, y = rng.random((32, 256), dtype=np.float32), np.arange(32) % 10
+    # 32 x 256 x 256 is 2.1 M multiply-adds: fit keeps the threads in force
+    model = NeuralNetwork([256, 256, 12, 10], ["relu", "tanh", "softmax"], config, seed=5,
                           loss=loss)
     if fortran:  # weights handed over as transposed views, Fortran-ordered
         model.set_weights([(np.asfortranarray(W), b) for W, b in model.get_weights()])
     before = model.get_weights()
     _, gradients = model.loss_and_gradients(X, y)
-    model.fit(X, y, epochs=1, alpha=0.5, batch_size=32, shuffle=False)
+    with threadpool_limits(threads), model._training_context(32):
+        assert model._fused_update is (threads == 1)
+    with threadpool_limits(threads):
+        model.fit(X, y, epochs=1, alpha=0.5, batch_size=32, shuffle=False)
     atol = 1e-6 if config is None else 1e-13
     for layer, ((W0, b0), (dW, db), (W1, b1)) in enumerate(
             zip(before, gradients, model.get_weights()), start=1):
