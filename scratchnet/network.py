@@ -23,7 +23,18 @@ from .losses import get_loss, one_hot
 from .validation import check_features, check_labels
 
 
-#: Multiply-adds in a batch's largest product below which fit uses one BLAS thread.
+#: fit's BLAS thread rule: one thread for batches of fewer than SINGLE_BLAS_THREAD_ROWS
+#: rows, or whose largest product has fewer than SINGLE_BLAS_THREAD_BELOW multiply-adds;
+#: the threads in force otherwise. Measured on this project's 2-core machine, whole fits
+#: on two threads over fits on one, alternating in one process (each pair's ratio, median):
+#: batches of 8 to 48 rows 1.05-1.51 (784x64 at 8: 1.05; at 32: 1.29; at 48: 1.16;
+#: 784x256 at 32: 1.34; 784x512 at 32: 1.51; 784x1024 at 32, 25.7 M multiply-adds: 1.30);
+#: batches of 64 rows or more 0.73-0.92 (784x64 at 64, 3.2 M: 0.89; at 128: 0.92;
+#: 784x128 at 64: 0.83, a first run 1.11; 784x256 at 64 and 128: 0.92, 0.88; deep, 64 rows: 0.79; large:
+#: 0.73). Small products pay a second thread's wake-up and join on every call; with few
+#: rows OpenBLAS splits the columns and each thread's share stays short. Inference has no
+#: rule: every held-out forward measured ran faster on two threads (0.57-0.94).
+SINGLE_BLAS_THREAD_ROWS = 64
 SINGLE_BLAS_THREAD_BELOW = 2_000_000
 _blas_controller = None
 
@@ -111,12 +122,12 @@ class NeuralNetwork(BaseNetwork):
                 self._fused_update = False
 
     def _blas_threads_for(self, batch_size):
-        """One BLAS thread while training when the largest matrix product of a batch is
-        small: there, waking and joining a second thread costs more than it saves
-        (measured here: 784x64x10 at batch 32 trains in 2.7 ms per epoch on one
-        OpenBLAS thread, 3.8 to 5.0 ms on two). Never more threads than the limit in force."""
+        """One BLAS thread while training small batches or small products (the rule and its
+        measurements: SINGLE_BLAS_THREAD_ROWS above). Never more threads than in force."""
         largest = max(a * b for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
-        if isinstance(batch_size, int) and 0 < batch_size * largest < SINGLE_BLAS_THREAD_BELOW:
+        if isinstance(batch_size, int) and batch_size > 0 and (
+                batch_size < SINGLE_BLAS_THREAD_ROWS
+                or batch_size * largest < SINGLE_BLAS_THREAD_BELOW):
             return _blas().limit(limits=1)
         return contextlib.nullcontext()
 

@@ -64,14 +64,15 @@ def test_the_numpy_step_laps_every_operation_of_every_layer():
 
 
 def test_on_more_than_one_blas_thread_the_update_is_its_own_part():
-    # a product of 32 x 256 x 256 (2.1 M multiply-adds) keeps the threads in force
+    # a batch of 64 rows and a product of 64 x 256 x 256 (4.2 M multiply-adds) keep the
+    # threads in force
     model = NeuralNetwork([256, 256, 10], ["relu", "softmax"], seed=1)
-    X, y = np.random.default_rng(0).random((32, 256), dtype=np.float32), np.arange(32) % 10
+    X, y = np.random.default_rng(0).random((64, 256), dtype=np.float32), np.arange(64) % 10
     laps = breakdown.Laps(TickingClock())
-    epoch = model._epoch_data(model._prepare_training_data(X, y), np.arange(32))
+    epoch = model._epoch_data(model._prepare_training_data(X, y), np.arange(64))
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(2), model._training_context(32):
-        parts = breakdown._lapped(model, laps, lambda: model._train_step(epoch, 0, 32, 0.1))
+    with threadpool_limits(2), model._training_context(64):
+        parts = breakdown._lapped(model, laps, lambda: model._train_step(epoch, 0, 64, 0.1))
     assert parts[(None, "update")] == 2  # lapped once per layer
     assert (1, "backward: weight gradient") in parts and (2, "backward: bias gradient") in parts
     assert not any(phase.endswith("and update") for _, phase in parts)

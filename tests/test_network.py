@@ -290,8 +290,9 @@ def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_dat
 
     small = NeuralNetwork([20, 16, 10], ["relu", "softmax"])
     big = NeuralNetwork([2000, 1000, 10], ["relu", "softmax"])
-    assert not isinstance(small._blas_threads_for(32), contextlib.nullcontext)
-    assert isinstance(big._blas_threads_for(32), contextlib.nullcontext)
+    assert not isinstance(small._blas_threads_for(256), contextlib.nullcontext)  # small product
+    assert not isinstance(big._blas_threads_for(32), contextlib.nullcontext)  # few rows
+    assert isinstance(big._blas_threads_for(64), contextlib.nullcontext)
     before = blas_threads()
     small.fit(small_data[0], small_data[1], epochs=1, alpha=0.1, batch_size=32)
     assert blas_threads() == before
@@ -311,18 +312,18 @@ def test_a_training_step_subtracts_alpha_times_the_gradient(config, fortran, los
     loss_and_gradients, whatever the weights' memory order."""
     from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(0)
-    X, y = rng.random((32, 256), dtype=np.float32), np.arange(32) % 10
-    # 32 x 256 x 256 is 2.1 M multiply-adds: fit keeps the threads in force
+    X, y = rng.random((64, 256), dtype=np.float32), np.arange(64) % 10
+    # 64 rows, and 64 x 256 x 256 is 4.2 M multiply-adds: fit keeps the threads in force
     model = NeuralNetwork([256, 256, 12, 10], ["relu", "tanh", "softmax"], config, seed=5,
                           loss=loss)
     if fortran:  # weights handed over as transposed views, Fortran-ordered
         model.set_weights([(np.asfortranarray(W), b) for W, b in model.get_weights()])
     before = model.get_weights()
     _, gradients = model.loss_and_gradients(X, y)
-    with threadpool_limits(threads), model._training_context(32):
+    with threadpool_limits(threads), model._training_context(64):
         assert model._fused_update is (threads == 1)
     with threadpool_limits(threads):
-        model.fit(X, y, epochs=1, alpha=0.5, batch_size=32, shuffle=False)
+        model.fit(X, y, epochs=1, alpha=0.5, batch_size=64, shuffle=False)
     atol = 1e-6 if config is None else 1e-13
     for layer, ((W0, b0), (dW, db), (W1, b1)) in enumerate(
             zip(before, gradients, model.get_weights()), start=1):
