@@ -76,9 +76,9 @@ def _numpy_blas():
 
 
 def _scratch_blas():
-    """NumPy's BLAS, and SciPy's, whose gemm and gemv the network's SGD update runs in."""
+    """NumPy's BLAS, and SciPy's, whose gemm and gemv run the network's fused SGD update."""
     from .benchmark import numpy_blas, scipy_blas
-    return f"{numpy_blas()}; SGD update: SciPy's {scipy_blas()}"
+    return f"{numpy_blas()}; fused SGD update (one thread): SciPy's {scipy_blas()}"
 
 
 def _torch_blas():

@@ -30,10 +30,10 @@ from .validation import check_features, check_labels
 #: batches of 8 to 48 rows 1.05-1.51 (784x64 at 8: 1.05; at 32: 1.29; at 48: 1.16;
 #: 784x256 at 32: 1.34; 784x512 at 32: 1.51; 784x1024 at 32, 25.7 M multiply-adds: 1.30);
 #: batches of 64 rows or more 0.73-0.92 (784x64 at 64, 3.2 M: 0.89; at 128: 0.92;
-#: 784x128 at 64: 0.83, a first run 1.11; 784x256 at 64 and 128: 0.92, 0.88; deep, 64 rows: 0.79; large:
-#: 0.73). Small products pay a second thread's wake-up and join on every call; with few
-#: rows OpenBLAS splits the columns and each thread's share stays short. Inference has no
-#: rule: every held-out forward measured ran faster on two threads (0.57-0.94).
+#: 784x128 at 64: 0.83, a first run 1.11; 784x256 at 64 and 128: 0.92, 0.88; deep, 64
+#: rows: 0.79; large: 0.73). Small products pay a second thread's wake-up and join on
+#: every call, and with few rows each thread's share of a product stays short. Inference
+#: has no rule: every held-out forward measured ran faster on two threads (0.57-0.94).
 SINGLE_BLAS_THREAD_ROWS = 64
 SINGLE_BLAS_THREAD_BELOW = 2_000_000
 _blas_controller = None

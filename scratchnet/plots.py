@@ -364,10 +364,10 @@ KINDS = [("data", "moving data in and out", "#9e9e9e"),
          ("forward_elementwise", "forward: bias, activation", "#8fb3e8"),
          ("loss", "loss and output gradient", "#7b3f9e"),
          ("backward_product", "backward: matrix products (dW, dX; PyTorch: with db; "
-                              "scratch_numpy: with the update of W)", "#c25400"),
-         ("backward_elementwise", "backward: db (scratch_numpy: with the update of b), "
-                                  "activation derivative", "#f2b27a"),
-         ("update", "SGD update (PyTorch)", "#2e8b57")]
+                              "scratch_numpy on one BLAS thread: with W's update)", "#c25400"),
+         ("backward_elementwise", "backward: db (scratch_numpy on one BLAS thread: with b's "
+                                  "update), activation derivative", "#f2b27a"),
+         ("update", "SGD update", "#2e8b57")]
 
 
 _SECTION_TITLES = {"train": "a training step", "inference": "a forward pass"}

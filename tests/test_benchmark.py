@@ -121,3 +121,14 @@ def test_environment_names_the_versions():
     info = benchmark.environment()
     assert info["numpy_version"] == np.__version__ and info["python_version"].startswith("3.")
     assert benchmark.numpy_blas() != "unknown"
+
+
+def test_the_numpy_networks_blas_names_scipys_and_its_threads_are_limited_too():
+    from threadpoolctl import threadpool_info
+    from scratchnet.frameworks import REGISTRY, SCRATCH
+    described = REGISTRY[SCRATCH].blas()
+    assert "fused SGD update (one thread): SciPy's" in described
+    assert benchmark.scipy_blas() != "unknown" and benchmark.scipy_blas() in described
+    with benchmark.limit_threads(1):
+        assert {pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"} == {1}
