@@ -363,10 +363,10 @@ KINDS = [("data", "moving data in and out", "#9e9e9e"),
          ("forward_product", "forward: matrix products (PyTorch: with the bias)", "#1f4e99"),
          ("forward_elementwise", "forward: bias, activation", "#8fb3e8"),
          ("loss", "loss and output gradient", "#7b3f9e"),
-         ("backward_product", "backward: matrix products (dW, dX; PyTorch: with db; "
+         ("backward_product", "backward: matrix products (dW, dX; PyTorch: with db;\n"
                               "scratch_numpy on one BLAS thread: with W's update)", "#c25400"),
-         ("backward_elementwise", "backward: db (scratch_numpy on one BLAS thread: with b's "
-                                  "update), activation derivative", "#f2b27a"),
+         ("backward_elementwise", "backward: db, activation derivative\n(scratch_numpy on one "
+                                  "BLAS thread: db with b's update)", "#f2b27a"),
          ("update", "SGD update", "#2e8b57")]
 
 
