@@ -258,11 +258,16 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-def _numpy_blas_pool():
-    """threadpoolctl's entry for the BLAS library NumPy ships with, or None."""
+def _blas_pool(belongs):
+    """threadpoolctl's first BLAS entry whose library path ``belongs(filepath)``, or None."""
     from threadpoolctl import threadpool_info
     return next((pool for pool in threadpool_info()
-                 if pool["user_api"] == "blas" and "numpy" in pool["filepath"]), None)
+                 if pool["user_api"] == "blas" and belongs(pool["filepath"])), None)
+
+
+def _numpy_blas_pool():
+    """threadpoolctl's entry for the BLAS library NumPy ships with, or None."""
+    return _blas_pool(lambda path: "numpy" in path)
 
 
 def numpy_blas():
@@ -274,9 +279,7 @@ def scipy_blas():
     """SciPy's BLAS (a library of its own in SciPy's wheels) as threadpoolctl sees it, once
     ``scipy.linalg.blas`` is imported (the NumPy network imports it); NumPy's where the two
     share one library (a system OpenBLAS)."""
-    from threadpoolctl import threadpool_info
-    pool = next((pool for pool in threadpool_info() if pool["user_api"] == "blas"
-                 and "scipy" in pool["filepath"] and "numpy" not in pool["filepath"]), None)
+    pool = _blas_pool(lambda path: "scipy" in path and "numpy" not in path)
     return _describe(pool) if pool is not None else numpy_blas()
 
 

@@ -139,7 +139,8 @@ class NeuralNetwork(BaseNetwork):
         """Per layer (A, D, S): activations, dL/dz and scratch, each (rows, out), allocated
         once for the largest batch, and a ones vector (rows,) for the bias gradient's gemv;
         the views for each batch size are kept too (a full batch and the last partial one).
-        Gradients, where they are kept (``alpha=None``), go to self._grads."""
+        Gradients, where they are written (``alpha=None``, or an update not fused), go to
+        self._grads."""
         if self._buffers is None or self._buffers[0][0].shape[0] < rows:
             self._buffers = [tuple(np.empty((rows, fan_out), self.train_dtype) for _ in range(3))
                              for fan_out in self.layer_sizes[1:]]
@@ -296,7 +297,7 @@ class NeuralNetwork(BaseNetwork):
                 z += b
                 if lap:
                     lap(layer, "forward: bias")
-                if logits and activation is self._activation_fns[-1]:
+                if logits and layer == len(self._activation_fns):  # the output layer
                     kept = z.copy()  # the activation overwrites z; the loss may need these
                     if lap:
                         lap(layer, "forward: copy of the logits")
