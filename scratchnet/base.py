@@ -70,7 +70,8 @@ class TrainingDivergedError(FloatingPointError):
 
 def _largest(W, b):
     """max |w| over a layer's weights and bias (NaN if one is NaN), without a temporary."""
-    return float(np.max([W.max(), -W.min(), b.max(), -b.min()]))
+    extremes = (float(W.max()), -float(W.min()), float(b.max()), -float(b.min()))
+    return math.nan if any(map(math.isnan, extremes)) else max(extremes)
 
 
 class Predictor(ABC):

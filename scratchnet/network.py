@@ -128,7 +128,10 @@ class NeuralNetwork(BaseNetwork):
         if isinstance(batch_size, int) and batch_size > 0 and (
                 batch_size < SINGLE_BLAS_THREAD_ROWS
                 or batch_size * largest < SINGLE_BLAS_THREAD_BELOW):
-            return _blas().limit(limits=1)
+            libraries = _blas()
+            # threadpoolctl's limit takes about 17 us even when nothing changes
+            if any(lib.num_threads != 1 for lib in libraries.lib_controllers):
+                return libraries.limit(limits=1)
         return contextlib.nullcontext()
 
     def _train_step(self, data, start, stop, alpha):
@@ -136,9 +139,11 @@ class NeuralNetwork(BaseNetwork):
                                       data["targets_epoch"][start:stop], alpha)
 
     def _buffers_for(self, rows):
-        """Per layer (A, D, S): activations, dL/dz and scratch, each (rows, out), allocated
-        once for the largest batch, and a ones vector (rows,) for the bias gradient's gemv;
-        the views for each batch size are kept too (a full batch and the last partial one).
+        """Per layer (A, D, S, A.T, D.T): activations, dL/dz and scratch, each (rows, out),
+        allocated once for the largest batch, with the transposed views the BLAS calls take;
+        and a ones vector (rows,) for the bias gradient's gemv. The views for each batch
+        size are kept too (a full batch and the last partial one), and in self._rows a
+        (rows, 1) buffer, the same as (rows,), and the row indices for the output layer.
         Gradients, where they are written (``alpha=None``, or an update not fused), go to
         self._grads."""
         if self._buffers is None or self._buffers[0][0].shape[0] < rows:
@@ -146,10 +151,15 @@ class NeuralNetwork(BaseNetwork):
                              for fan_out in self.layer_sizes[1:]]
             self._ones = np.ones(rows, self.train_dtype)
             self._grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self._params]
-            self._views = {}
+            self._views, self._rows = {}, {}
         if rows not in self._views:
-            self._views[rows] = ([tuple(buffer[:rows] for buffer in layer) for layer in self._buffers],
-                                 self._ones[:rows])
+            layers = []
+            for buffer in self._buffers:
+                A, D, S = (part[:rows] for part in buffer)
+                layers.append((A, D, S, A.T, D.T))
+            self._views[rows] = (layers, self._ones[:rows])
+            column = np.empty((rows, 1), self.train_dtype)  # a value per row: softmax's max, sum
+            self._rows[rows] = (column, column.reshape(rows), np.arange(rows))
         return self._views[rows]
 
     def _forward_backward(self, x, labels, targets, alpha):
@@ -161,56 +171,74 @@ class NeuralNetwork(BaseNetwork):
         finite nothing is changed.
         """
         lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
-        buffers, ones = self._buffers_for(x.shape[0])
+        layers, ones = self._buffers_for(x.shape[0])
+        params = self._params
         if lap:
             lap(None, "batch")
         a_prev = x
-        n_layers = len(self._params)
-        for layer, ((W, b), (A, _, _)) in enumerate(zip(self._params, buffers), start=1):
+        last = len(params)
+        for layer, ((W, b), (A, _, _, _, _)) in enumerate(zip(params, layers), start=1):
             np.matmul(a_prev, W, out=A)  # (B, out); the last layer's A holds the logits
             if lap:
                 lap(layer, "forward: matmul")
             A += b
             if lap:
                 lap(layer, "forward: bias")
-            if layer < n_layers:  # the output activation is part of the loss below
+            if layer < last:  # the output activation is part of the loss below
                 self._activation_fns[layer - 1].forward_(A)
                 if lap:
                     lap(layer, "forward: activation")
             a_prev = A
-        # With alpha, every dL/dz below comes out already multiplied by it (backprop is
-        # linear in the output gradient), so dW and db are the SGD steps themselves.
-        loss = self._output_loss(buffers[-1], labels, targets, 1.0 if alpha is None else alpha)
+        loss, factor = self._output_loss(layers[-1][:3], labels, targets, *self._rows[x.shape[0]])
         if not math.isfinite(loss):
             return loss, 0
-        n_correct = int(np.count_nonzero(buffers[-1][0].argmax(axis=1) == labels))
+        if lap:
+            lap(None, "output gradient")
+        n_correct = int(np.count_nonzero(layers[-1][0].argmax(axis=1) == labels))
         if lap:
             lap(None, "loss")
-        for layer in range(n_layers - 1, -1, -1):  # 0-based here; laps name layer + 1
-            W, b = self._params[layer]
-            D = buffers[layer][1]  # (B, out): dL/dz of this layer
-            a_in = x if layer == 0 else buffers[layer - 1][0]  # (B, in)
+        # D holds dL/dz / factor. Backprop is linear in it, so one multiplication anywhere
+        # puts the loss's factor, and the learning rate, into every dW and db: on the
+        # fused path it is the BLAS calls' own alpha, and no pass over an array is added;
+        # otherwise D is scaled here, once, and dW and db come out as the SGD steps.
+        fused = alpha is not None and self._fused_update
+        step = -factor * alpha if fused else None
+        if not fused:
+            np.multiply(layers[-1][1], factor if alpha is None else factor * alpha,
+                        out=layers[-1][1])
+            if lap:
+                lap(None, "output gradient")
+        gemm, gemv = self._gemm, self._gemv
+        for layer in range(last - 1, -1, -1):  # 0-based here; laps name layer + 1
+            W, b = params[layer]
+            _, D, _, _, DT = layers[layer]  # D (B, out): dL/dz of this layer; DT (out, B)
             if layer > 0:
-                A_prev, D_prev, S_prev = buffers[layer - 1]
+                A_prev, D_prev, S_prev, a_inT, _ = layers[layer - 1]
                 np.matmul(D, W.T, out=D_prev)  # (B, in), with W before its update
                 if lap:
                     lap(layer + 1, "backward: input gradient")
                 self._activation_fns[layer - 1].backward_(D_prev, A_prev, S_prev)
                 if lap:
                     lap(layer, "backward: activation derivative")
-            if alpha is not None and self._fused_update:
+            else:
+                a_inT = x.T  # (in, B)
+            if fused:
                 # The step and the update in one call each. BLAS is column-major: there a
                 # C-ordered W (in, out) is W.T (out, in), so the gemm computes
-                # W.T <- W.T - D.T @ a_in in place, and the gemv b <- b - D.T @ ones.
-                self._gemm(-1.0, D.T, a_in.T, beta=1.0, c=W.T, trans_b=1, overwrite_c=1)
+                # W.T <- W.T + step * D.T @ a_in in place, and the gemv
+                # b <- b + step * D.T @ ones, with step = -alpha * factor.
+                # Arguments by position: f2py parses keywords at about 1 us a call.
+                # sgemm(alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
+                gemm(step, DT, a_inT, 1.0, W.T, 0, 1, 1)
                 if lap:
                     lap(layer + 1, "backward: weight gradient and update")
-                self._gemv(-1.0, D.T, ones, beta=1.0, y=b, overwrite_y=1)
+                # sgemv(alpha, a, x, beta, y, offx, incx, offy, incy, trans, overwrite_y)
+                gemv(step, DT, ones, 1.0, b, 0, 1, 0, 1, 0, 1)
                 if lap:
                     lap(layer + 1, "backward: bias gradient and update")
                 continue
             dW, db = self._grads[layer]
-            np.matmul(a_in.T, D, out=dW)  # (in, out)
+            np.matmul(a_inT, D, out=dW)  # (in, out)
             if lap:
                 lap(layer + 1, "backward: weight gradient")
             np.add.reduce(D, axis=0, out=db)  # (out,)
@@ -223,40 +251,47 @@ class NeuralNetwork(BaseNetwork):
                     lap(None, "update")
         return loss, n_correct
 
-    def _output_loss(self, last, labels, targets, scale):
-        """Turn the logits in A into the outputs, return the loss, leave scale * dL/dz in D.
+    def _output_loss(self, last, labels, targets, column, row_values, rows):
+        """Turn the logits in A into the outputs; return (loss, factor) and leave
+        dL/dz / factor in D. ``column`` (B, 1) and ``row_values`` (B,) are one scratch
+        buffer, ``rows`` the row indices.
 
-        Softmax + cross-entropy is done in closed form: (softmax - onehot) / B.
+        Softmax + cross-entropy is done in closed form: dL/dz = (softmax - onehot) / B.
         """
         A, D, S = last
-        rows = A.shape[0]
         lap, layer = self._lap, len(self.layer_sizes) - 1
-        if self._loss_fn.on_logits:
-            A -= np.maximum.reduce(A, axis=1, keepdims=True)  # (B, K) shifted: exp cannot overflow
-            picked = A[np.arange(rows), labels]  # (B,)
+        softmax = self.activations[-1] == "softmax"
+        if softmax:  # the twin's steps inline, each reduction into the column buffer
+            np.maximum.reduce(A, axis=1, keepdims=True, out=column)
+            A -= column  # (B, K) shifted: exp cannot overflow
+            if self._loss_fn.on_logits:
+                picked = A[rows, labels]  # (B,)
             np.exp(A, out=A)
-            sums = np.add.reduce(A, axis=1)  # (B,)
-            loss = float(np.mean(np.log(sums) - picked))
-            A /= sums[:, None]  # softmax
+            np.add.reduce(A, axis=1, keepdims=True, out=column)
+            if self._loss_fn.on_logits:
+                loss = float(np.mean(np.log(row_values) - picked))
+            A /= column  # softmax
+        if self._loss_fn.on_logits:
             if lap:
                 lap(None, "loss")
-            np.multiply(A, scale / rows, out=D)
-            D[np.arange(rows), labels] -= scale / rows
-            if lap:
-                lap(None, "output gradient")
-            return loss
-        self._activation_fns[-1].forward_(A)
+            np.copyto(D, A)
+            D[rows, labels] -= 1
+            return loss, 1.0 / len(rows)
+        if not softmax:
+            self._activation_fns[-1].forward_(A)
         if lap:
             lap(layer, "forward: activation")
         np.subtract(A, targets, out=D)  # (B, K)
         loss = float(np.vdot(D, D)) / D.size  # mean over all B*K elements, like torch's mse_loss
         if lap:
             lap(None, "loss")
-        D *= scale * 2 / D.size
-        self._activation_fns[-1].backward_(D, A, S)
-        if lap:
-            lap(None, "output gradient")
-        return loss
+        if softmax:  # softmax's backward_, its row sums by vecdot: dz = a * (d - sum(d * a))
+            np.vecdot(D, A, out=row_values)
+            D -= column
+            D *= A
+        else:
+            self._activation_fns[-1].backward_(D, A, S)
+        return loss, 2.0 / D.size
 
     def loss_and_gradients(self, X, y):
         """The loss on (X, y) and its gradient for every layer, without changing the weights.

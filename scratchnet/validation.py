@@ -138,7 +138,8 @@ def check_labels(y, n_samples, n_classes, argument="y"):
     if array.shape[0] != n_samples:
         raise ValueError(f"{argument} has {array.shape[0]} rows but X has {n_samples}; "
                          f"they must have the same length")
-    if not np.isfinite(array).all():
+    integral = array.dtype.kind in "biu"  # whole and finite by their type: no pass needed
+    if not integral and not np.isfinite(array).all():
         raise ValueError(f"{argument} contains NaN or inf; labels must be integers in "
                          f"[0, {n_classes})")
     if array.ndim == 2:
@@ -147,7 +148,7 @@ def check_labels(y, n_samples, n_classes, argument="y"):
             raise ValueError(f"{argument} is 2-D but not one-hot: every row must hold a single 1 "
                              f"and {n_classes - 1} zeros")
         return array.argmax(axis=1).astype(np.int64)
-    if not np.all(np.mod(array, 1) == 0):
+    if not integral and not np.all(np.mod(array, 1) == 0):
         raise ValueError(f"{argument} must hold whole-number class labels in [0, {n_classes}), "
                          f"got non-integral values such as {array[np.mod(array, 1) != 0][0]!r}")
     if array.min() < 0 or array.max() >= n_classes:

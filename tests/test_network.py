@@ -282,17 +282,21 @@ def test_a_large_first_loss_sets_the_scale(small_data):
 
 
 def test_small_products_train_on_one_blas_thread_and_restore_the_limit(small_data):
-    import contextlib
     from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads():
         return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
 
+    def threads_inside(model, batch_size, threads):
+        with threadpool_limits(threads), model._blas_threads_for(batch_size):
+            return set(blas_threads())
+
     small = NeuralNetwork([20, 16, 10], ["relu", "softmax"])
     big = NeuralNetwork([2000, 1000, 10], ["relu", "softmax"])
-    assert not isinstance(small._blas_threads_for(256), contextlib.nullcontext)  # small product
-    assert not isinstance(big._blas_threads_for(32), contextlib.nullcontext)  # few rows
-    assert isinstance(big._blas_threads_for(64), contextlib.nullcontext)
+    assert threads_inside(small, 256, 2) == {1}  # small product
+    assert threads_inside(big, 32, 2) == {1}  # few rows
+    assert threads_inside(big, 64, 2) == {2}
+    assert threads_inside(big, 32, 1) == {1}  # already one: nothing to limit
     before = blas_threads()
     small.fit(small_data[0], small_data[1], epochs=1, alpha=0.1, batch_size=32)
     assert blas_threads() == before
