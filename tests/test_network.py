@@ -261,6 +261,32 @@ def test_both_frameworks_find_the_same_blow_up(small_data):
     assert found[0] == found[1]
 
 
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+@pytest.mark.parametrize("scale", [1.0, 400.0], ids=["logits near 0", "logits past exp's range"])
+def test_the_training_softmax_agrees_with_autograd_at_any_logit_size(loss, scale, small_data):
+    """The step's softmax skips the shift by the row maximum only while every logit is
+    small; logits of several hundred (exp overflows float32 past 88) take the shift."""
+    pytest.importorskip("torch")
+    from scratchnet import TorchNeuralNetwork
+    X, y = small_data[0][:48], small_data[1][:48]
+    models = [cls([20, 16, 10], ["relu", "softmax"], loss=loss, seed=3)
+              for cls in (NeuralNetwork, TorchNeuralNetwork)]
+    weights = [(W, b) for W, b in models[0].get_weights()]
+    weights[-1] = (weights[-1][0] * scale, weights[-1][1])
+    for model in models:
+        model.set_weights(weights)
+    (W1, b1), (W2, b2) = weights
+    largest = np.abs(np.maximum(X @ W1 + b1, 0) @ W2 + b2).max()
+    assert (largest > 100) == (scale > 1), f"largest |logit| {largest}"
+    (our_loss, ours), (their_loss, theirs) = (m.loss_and_gradients(X, y) for m in models)
+    assert np.isfinite(our_loss), our_loss
+    assert_close(our_loss, their_loss, 1e-5 * max(1.0, abs(their_loss)), "loss")
+    for layer, ((dW, db), (tdW, tdb)) in enumerate(zip(ours, theirs), start=1):
+        tolerance = 1e-5 * max(1.0, float(np.abs(tdW).max()))
+        assert_close(dW, tdW, tolerance, f"dW{layer} vs torch autograd")
+        assert_close(db, tdb, tolerance, f"db{layer} vs torch autograd")
+
+
 @pytest.mark.parametrize("activations,loss,alpha", [
     (["relu", "softmax"], "mse", 3.0), (["relu", "softmax"], "cross_entropy", 0.5),
     (["tanh", "sigmoid"], "mse", 3.0), (["relu", "linear"], "mse", 0.05)])
