@@ -104,8 +104,18 @@ def relu_forward_(z):
     np.maximum(z, _zero(z.dtype), out=z)
 
 
+#: relu's in-place backward takes its 0/1 mask from np.sign below this many elements, from a
+#: comparison above. A comparison writes bools, cast to floats through a buffer; sign has no
+#: SIMD loop. Measured here, sign then multiply over greater then multiply: 0.56 at 8 x 16,
+#: 0.67 at 8 x 64, 0.87 at 32 x 64, 1.03-1.17 at 4096 elements, 1.85 at 128 x 256.
+RELU_SIGN_BELOW = 3000
+
+
 def relu_backward_(d, a, scratch):
-    np.greater(a, _zero(a.dtype), out=scratch)  # a > 0 exactly where z > 0
+    if a.size < RELU_SIGN_BELOW:
+        np.sign(a, out=scratch)  # a = relu(z) >= 0: its sign is 1 exactly where z > 0, else 0
+    else:
+        np.greater(a, _zero(a.dtype), out=scratch)  # a > 0 exactly where z > 0
     d *= scratch
 
 

@@ -143,3 +143,20 @@ def test_every_activation_exists_in_every_backend(name, tmp_path):
         from scratchnet.onnx_export import OnnxRuntimeModel, export_onnx
         path = export_onnx(model, str(tmp_path / "model.onnx"), dtype="float32")
         assert_close(OnnxRuntimeModel(path).forward(X), expected, 1e-6, f"{name}: ONNX Runtime vs NumPy")
+
+
+@pytest.mark.parametrize("shape", [(8, 16), (64, 64)], ids=["sign mask", "comparison mask"])
+def test_relu_backward_twin_masks_the_same_entries_either_way(shape):
+    """Below RELU_SIGN_BELOW elements relu's in-place backward takes its mask from sign,
+    above from a comparison; both must zero exactly the entries where z <= 0."""
+    from scratchnet.activations import RELU_SIGN_BELOW
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=shape)
+    z[::3] = 0.0  # whole rows at exactly 0: the derivative there is taken as 0
+    da = rng.normal(size=shape)
+    relu = get_activation("relu")
+    a = relu.forward(z)
+    d, scratch = da.copy(), np.empty_like(z)
+    relu.backward_(d, a, scratch)
+    assert (z.size < RELU_SIGN_BELOW) == (shape == (8, 16))
+    assert_close(d, relu.backward(da, z, a), 0.0, "relu backward_")
