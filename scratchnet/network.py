@@ -91,11 +91,13 @@ class NeuralNetwork(BaseNetwork):
     #   slice (a view) instead of a fancy-indexed copy;
     # - per-layer buffers allocated once and reused by every batch (matmul with
     #   out=, bias add and activations in place), float32 end to end;
-    # - the learning rate folded into the output gradient, so backprop yields the
-    #   SGD steps directly, and (on one BLAS thread) each update fused into the product
-    #   that makes the step: W -= a_prev.T @ dz is one BLAS gemm with beta = 1 and
-    #   b -= sum(dz) one gemv with a ones vector, so no dW or db array is written and W
-    #   is not read a second time;
+    # - (on one BLAS thread) each update fused into the product that makes the step:
+    #   W -= a_prev.T @ dz is one BLAS gemm with beta = 1 and b -= sum(dz) one gemv with
+    #   a ones vector, so no dW or db array is written and W is not read a second time;
+    #   the learning rate and the loss's factor are those calls' alpha (otherwise the
+    #   output gradient is scaled once, and backprop yields the SGD steps directly);
+    # - in _output_loss, softmax's row reductions into a kept column buffer, and its
+    #   shift by the row maximum only where a logit is far from 0;
     # - no gradient with respect to the input data (layer 0's dX is never needed).
     def _prepare_training_data(self, X, labels):
         self._cast_cache = {}  # fit changes the weights; casts made before are stale
