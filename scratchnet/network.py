@@ -347,11 +347,23 @@ class NeuralNetwork(BaseNetwork):
                 z += b
                 if lap:
                     lap(layer, "forward: bias")
-                if logits and layer == len(self._activation_fns):  # the output layer
+                output = layer == len(self._activation_fns)
+                if logits and output:
                     kept = z.copy()  # the activation overwrites z; the loss may need these
                     if lap:
                         lap(layer, "forward: copy of the logits")
-                activation.forward_(z)
+                if output and activation.name == "softmax" and dtype != "float16":
+                    # as in training: the shift by the row maximum only where a logit is
+                    # far from 0 (float16's exp overflows past 11, so it always shifts)
+                    column = np.empty((z.shape[0], 1), z.dtype)
+                    if not float(np.vdot(z, z)) < self._unshifted_below:
+                        np.maximum.reduce(z, axis=1, keepdims=True, out=column)
+                        z -= column
+                    np.exp(z, out=z)
+                    np.add.reduce(z, axis=1, keepdims=True, out=column)
+                    z /= column
+                else:
+                    activation.forward_(z)
                 if lap:
                     lap(layer, "forward: activation")
                 a = z

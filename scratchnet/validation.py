@@ -93,11 +93,11 @@ def check_features(X, n_features, argument="X", dtype=None):
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{argument} must be a 2-D numeric array of shape (n_samples, "
                         f"{n_features}): {exc}") from None
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
-                                     or array.dtype == np.bool_):
+    kind = array.dtype.kind  # b bool, i u integers, f floats, c complex; the rest is not numbers
+    if kind not in "biufc":
         raise TypeError(f"{argument} must be a 2-D numeric array of shape (n_samples, "
                         f"{n_features}), got dtype {array.dtype}")
-    if np.iscomplexobj(array):
+    if kind == "c":
         raise TypeError(f"{argument} must be real-valued, got dtype {array.dtype}")
     if array.ndim != 2:
         hint = "; for one sample use X.reshape(1, -1)" if array.ndim == 1 else ""
@@ -110,7 +110,7 @@ def check_features(X, n_features, argument="X", dtype=None):
         raise ValueError(f"{argument} is empty (shape {array.shape}); at least one sample is needed")
     checked = array
     if dtype is not None and array.dtype != dtype and (
-            array.dtype.kind in "iub" or array.dtype.itemsize > np.dtype(dtype).itemsize):
+            kind in "iub" or array.dtype.itemsize > np.dtype(dtype).itemsize):
         with np.errstate(over="ignore", invalid="ignore"):
             checked = array.astype(dtype)  # a value too large for dtype becomes inf here
     if not np.isfinite(checked).all():

@@ -263,9 +263,10 @@ def test_both_frameworks_find_the_same_blow_up(small_data):
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
 @pytest.mark.parametrize("scale", [1.0, 400.0], ids=["logits near 0", "logits past exp's range"])
-def test_the_training_softmax_agrees_with_autograd_at_any_logit_size(loss, scale, small_data):
-    """The step's softmax skips the shift by the row maximum only while every logit is
-    small; logits of several hundred (exp overflows float32 past 88) take the shift."""
+def test_the_softmax_agrees_with_autograd_and_torch_at_any_logit_size(loss, scale, small_data):
+    """The step's and the forward pass's softmax skip the shift by the row maximum only
+    while every logit is small; logits of several hundred (exp overflows float32 past 88)
+    take the shift."""
     pytest.importorskip("torch")
     from scratchnet import TorchNeuralNetwork
     X, y = small_data[0][:48], small_data[1][:48]
@@ -285,6 +286,10 @@ def test_the_training_softmax_agrees_with_autograd_at_any_logit_size(loss, scale
         tolerance = 1e-5 * max(1.0, float(np.abs(tdW).max()))
         assert_close(dW, tdW, tolerance, f"dW{layer} vs torch autograd")
         assert_close(db, tdb, tolerance, f"db{layer} vs torch autograd")
+    for precision, atol in (("float32", 1e-6), ("float64", 1e-6), ("float16", 2e-3)):
+        ours, theirs = (m.forward(X, precision=precision) for m in models)
+        assert np.isfinite(ours).all(), precision
+        assert_close(ours, theirs, atol, f"{precision} outputs vs torch")
 
 
 @pytest.mark.parametrize("activations,loss,alpha", [
