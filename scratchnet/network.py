@@ -35,13 +35,14 @@ from .validation import check_features, check_labels
 #: every call, and with few rows each thread's share of a product stays short. Inference
 #: has no rule: every held-out forward measured ran faster on two threads (0.57-0.94).
 SINGLE_BLAS_THREAD_ROWS = 64
-#: The training step's softmax skips the shift by the row maximum while every logit lies
-#: within UNSHIFTED_SOFTMAX_BELOW of 0, for up to UNSHIFTED_SOFTMAX_OUTPUTS outputs: a row's
-#: sum of exp stays below 1000 * exp(80) = 5.5e37, under float32's largest value (3.4e38),
-#: and each exp above exp(-80) = 1.8e-35, over its smallest normal one (1.2e-38).
+SINGLE_BLAS_THREAD_BELOW = 2_000_000
+#: The softmax of the training step and of the forward pass (float32 and float64) skips the
+#: shift by the row maximum while every logit lies within UNSHIFTED_SOFTMAX_BELOW of 0, for
+#: up to UNSHIFTED_SOFTMAX_OUTPUTS outputs: a row's sum of exp stays below 1000 * exp(80) =
+#: 5.5e37, under float32's largest value (3.4e38), and each exp above exp(-80) = 1.8e-35,
+#: over its smallest normal one (1.2e-38).
 UNSHIFTED_SOFTMAX_BELOW = 80.0
 UNSHIFTED_SOFTMAX_OUTPUTS = 1000
-SINGLE_BLAS_THREAD_BELOW = 2_000_000
 _blas_controller = None
 
 
@@ -352,7 +353,7 @@ class NeuralNetwork(BaseNetwork):
                     kept = z.copy()  # the activation overwrites z; the loss may need these
                     if lap:
                         lap(layer, "forward: copy of the logits")
-                if output and activation.name == "softmax" and dtype != "float16":
+                if output and activation.name == "softmax" and z.dtype != np.float16:
                     # as in training: the shift by the row maximum only where a logit is
                     # far from 0 (float16's exp overflows past 11, so it always shifts)
                     column = np.empty((z.shape[0], 1), z.dtype)
