@@ -150,7 +150,7 @@ def check_labels(y, n_samples, n_classes, argument="y"):
         return array.argmax(axis=1).astype(np.int64)
     if not integral and not np.all(np.mod(array, 1) == 0):
         raise ValueError(f"{argument} must hold whole-number class labels in [0, {n_classes}), "
-                         f"got non-integral values such as {array[np.mod(array, 1) != 0][0]!r}")
+                         f"got non-integral values such as {array[np.mod(array, 1) != 0][0].item()!r}")
     if array.min() < 0 or array.max() >= n_classes:
         raise ValueError(f"{argument} must hold class labels in [0, {n_classes}) "
                          f"(layer_sizes[-1] = {n_classes} outputs), got values from "
