@@ -38,8 +38,9 @@ COMMON = {"forward: matmul": "forward: linear", "forward: bias": "forward: linea
           "backward: weight gradient and update": "backward: linear",
           "backward: bias gradient and update": "backward: linear"}
 #: The parts that are matrix products, and how many of ``2 x rows x fan_in x fan_out``
-#: flops each does (a Linear's backward: dW, and dX except in the first layer).
-_PRODUCTS = {"forward: matmul": 1, "forward: linear": 1, "backward: weight gradient": 1,
+#: flops each does (a Linear's backward: dW, and dX except in the first layer); the
+#: breakdown figure colours these as products.
+PRODUCTS = {"forward: matmul": 1, "forward: linear": 1, "backward: weight gradient": 1,
              "backward: weight gradient and update": 1, "backward: input gradient": 1,
              "backward: linear": None}
 
@@ -92,9 +93,9 @@ def _summary(plain, lapped_parts, flops):
 
 def _flop_counter(layer_sizes, rows):
     def flops(layer, phase):
-        if phase not in _PRODUCTS or layer is None:
+        if phase not in PRODUCTS or layer is None:
             return None
-        products = _PRODUCTS[phase] or (1 if layer == 1 else 2)
+        products = PRODUCTS[phase] or (1 if layer == 1 else 2)
         return 2 * rows * layer_sizes[layer - 1] * layer_sizes[layer] * products
     return flops
 

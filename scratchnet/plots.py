@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 
+from .breakdown import PRODUCTS
 from .files import atomic_write
 from .frameworks import REGISTRY, color
 from .metrics import METRICS
@@ -381,11 +382,8 @@ def _kind(phase):
         return "loss"
     if phase == "update":
         return "update"
-    product = phase in ("forward: matmul", "forward: linear", "backward: linear",
-                        "backward: weight gradient", "backward: weight gradient and update",
-                        "backward: input gradient")
     return ("forward_" if phase.startswith("forward") else "backward_") + (
-        "product" if product else "elementwise")
+        "product" if phase in PRODUCTS else "elementwise")
 
 
 def breakdown_figure(rows):
