@@ -46,6 +46,16 @@ UNSHIFTED_SOFTMAX_OUTPUTS = 1000
 _blas_controller = None
 
 
+def _shift_if_far(z, column, unshifted_below):
+    """Subtract each row's maximum from the logits z (B, K), through column (B, 1), unless
+    the sum of their squares is below ``unshifted_below`` (UNSHIFTED_SOFTMAX_BELOW squared,
+    or -1 where there are too many outputs). Softmax is the same for any shift of a row;
+    the shift keeps exp from overflowing, and below the bound nothing can."""
+    if not float(np.vdot(z, z)) < unshifted_below:  # NaN and inf fail it too
+        np.maximum.reduce(z, axis=1, keepdims=True, out=column)
+        z -= column
+
+
 def _blas():
     """threadpoolctl's controller of the loaded BLAS libraries, made once: building it
     scans every loaded library (about 0.3 ms), limiting through it takes microseconds."""
@@ -273,13 +283,7 @@ class NeuralNetwork(BaseNetwork):
         lap, layer = self._lap, len(self.layer_sizes) - 1
         softmax = self.activations[-1] == "softmax"
         if softmax:  # softmax_forward_'s steps inline, each reduction into the column buffer
-            # Softmax is the same for logits shifted by any row constant; shifting by the row
-            # maximum keeps exp from overflowing. When every |logit| is below 80 (the sum of
-            # their squares says so at once; NaN or inf fail it), exp can neither overflow nor
-            # round a whole row's sum to 0, so the shift, a row reduction and a pass, is skipped.
-            if not float(np.vdot(A, A)) < self._unshifted_below:
-                np.maximum.reduce(A, axis=1, keepdims=True, out=column)
-                A -= column  # (B, K) shifted: exp cannot overflow
+            _shift_if_far(A, column, self._unshifted_below)  # (B, K)
             if self._loss_fn.on_logits:
                 picked = A[rows, labels]  # (B,)
             np.exp(A, out=A)
@@ -357,9 +361,7 @@ class NeuralNetwork(BaseNetwork):
                     # as in training: the shift by the row maximum only where a logit is
                     # far from 0 (float16's exp overflows past 11, so it always shifts)
                     column = np.empty((z.shape[0], 1), z.dtype)
-                    if not float(np.vdot(z, z)) < self._unshifted_below:
-                        np.maximum.reduce(z, axis=1, keepdims=True, out=column)
-                        z -= column
+                    _shift_if_far(z, column, self._unshifted_below)
                     np.exp(z, out=z)
                     np.add.reduce(z, axis=1, keepdims=True, out=column)
                     z /= column
