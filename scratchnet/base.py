@@ -74,6 +74,21 @@ def _largest(W, b):
     return math.nan if any(map(math.isnan, extremes)) else max(extremes)
 
 
+def _surely_below(W, b, bound):
+    """True when every |w| of a layer's weights and bias is finite and below ``bound``,
+    shown by their sum of squares (each |w| is at most its square root) in one BLAS pass
+    per array instead of four reductions; False when that does not show it (the caller
+    then looks at the largest |w| itself). NaN and inf fail it. Summed in the arrays'
+    dtype, n squares can come out low by a relative (n + 1) * eps at most, in any order
+    of summation; the test allows for that, and is skipped where it could be half."""
+    n_eps = (W.size + b.size + 1) * float(np.finfo(W.dtype).eps)
+    if n_eps >= 0.5:
+        return False
+    W = W.ravel(order="K")  # a view of a C- or Fortran-ordered W (the PyTorch twin's W.T)
+    squares = float(np.vdot(W, W)) + float(np.vdot(b, b))
+    return squares < bound * bound * (1 - n_eps)
+
+
 class Predictor(ABC):
     """The inference API every model shares: ``forward`` is its own; ``predict_proba`` and
     ``predict`` follow from it."""
@@ -219,11 +234,13 @@ class BaseNetwork(Predictor):
         # (weights at the start, batch order) of this epoch and the one before:
         # what _rewind needs to rebuild the weights before any recent step.
         epoch_starts = []
-        weight_limits = self._weight_limits()
+        weight_limits = [None] * len(self.layer_sizes[1:])  # each found when first needed
         loss_limit = None  # set by the first batch (see TrainingDivergedError)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
             epoch_starts = epoch_starts[-1:] + [(self.get_weights(), order)]
+            if epoch == 1:
+                initial_weights = epoch_starts[0][0]  # what the weight limits are set from
             epoch_data = self._epoch_data(data, order)
             starts = range(0, n_samples, batch_size)
             loss_sum, n_correct = 0.0, 0
@@ -243,7 +260,7 @@ class BaseNetwork(Predictor):
                                    epoch, step + 1, alpha, history)
                 loss_sum += batch_loss * (stop - start)
                 n_correct += batch_correct
-            runaway = self._runaway_weights(weight_limits)
+            runaway = self._runaway_weights(initial_weights, weight_limits)
             if runaway is not None:
                 self._rewind(data, alpha, batch_size, epoch_starts, steps_done=len(starts))
                 self._diverged(runaway, epoch, None, alpha, history)
@@ -258,19 +275,25 @@ class BaseNetwork(Predictor):
                 break
         return history
 
-    def _weight_limits(self):
-        """Per layer, the largest |weight| an epoch may end with (see TrainingDivergedError)."""
-        return [DIVERGENCE_FACTOR * max(initial_std(fan_in, fan_out, activation), _largest(W, b))
-                for (W, b), fan_in, fan_out, activation in zip(
-                    self._get_params(), self.layer_sizes[:-1], self.layer_sizes[1:],
-                    self.activations)]
-
-    def _runaway_weights(self, limits):
-        """None, or what is wrong with the weights after an epoch."""
-        for layer, ((W, b), limit) in enumerate(zip(self._get_params(), limits), start=1):
+    def _runaway_weights(self, initial_weights, limits):
+        """None, or what is wrong with the weights after an epoch. A layer's limit is
+        DIVERGENCE_FACTOR times the larger of its initial standard deviation and its largest
+        |w| in ``initial_weights`` (see TrainingDivergedError). ``limits`` holds the limits
+        found so far (None for the others): the second term is looked up, and the layer's
+        largest |w| with it, only when the limit known does not already clear every weight
+        (``_surely_below``)."""
+        for layer, ((W, b), (W0, b0), fan_in, fan_out, activation) in enumerate(zip(
+                self._get_params(), initial_weights, self.layer_sizes[:-1],
+                self.layer_sizes[1:], self.activations), start=1):
+            limit = limits[layer - 1]
+            floor = DIVERGENCE_FACTOR * initial_std(fan_in, fan_out, activation)
+            if _surely_below(W, b, floor if limit is None else limit):
+                continue
             largest = _largest(W, b)
             if not math.isfinite(largest):
                 return "the weights became non-finite in its last update"
+            if limit is None:
+                limit = limits[layer - 1] = max(floor, DIVERGENCE_FACTOR * _largest(W0, b0))
             if largest > limit:
                 return (f"a weight of layer {layer} reached {largest:.4g}, over "
                         f"{DIVERGENCE_FACTOR:g} times {limit / DIVERGENCE_FACTOR:.4g} (the larger "
