@@ -80,7 +80,7 @@ def _surely_below(W, b, bound):
     per array instead of four reductions; False when that does not show it (the caller
     then looks at the largest |w| itself). NaN and inf fail it. Summed in the arrays'
     dtype, n squares can come out low by a relative (n + 1) * eps at most, in any order
-    of summation; the test allows for that, and is skipped where it could be half."""
+    of summation; the test allows for that, and is not tried where that could reach 1/2."""
     n_eps = (W.size + b.size + 1) * float(np.finfo(W.dtype).eps)
     if n_eps >= 0.5:
         return False

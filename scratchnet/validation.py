@@ -95,7 +95,7 @@ def all_finite(array):
     ``np.isfinite`` pass. Measured here: 0.42 against 1.37 ms for 8192 x 784 float32.
     """
     if array.size >= ROW_SUM_FINITE_CHECK_FROM and array.dtype in (np.float32, np.float64):
-        with np.errstate(all="ignore"):  # inf - inf in NumPy's own loop (a strided array)
+        with np.errstate(all="ignore"):  # an overflowing sum, inf - inf: no warnings
             if np.isfinite(array @ np.ones(array.shape[1], array.dtype)).all():
                 return True
     return bool(np.isfinite(array).all())
