@@ -26,9 +26,9 @@ RATIO_PANELS = [("train_time_ratio", "Training time per epoch"),
                 ("single_sample_latency_ratio", "Single-sample latency"),
                 ("time_to_accuracy_ratio", "Time to the target accuracy")]
 #: Its absolute figures, one small panel per configuration: column, title, unit, scale.
-TIME_PANELS = [("train_time_per_epoch_s", "training per epoch", "ms", 1e3),
-               ("inference_latency_per_sample_s", "inference per sample", "µs", 1e6),
-               ("time_to_accuracy_s", "to the target accuracy", "s", 1.0)]
+TIME_PANELS = [("train_time_per_epoch_s", "training\nper epoch", "ms", 1e3),
+               ("inference_latency_per_sample_s", "inference\nper sample", "µs", 1e6),
+               ("time_to_accuracy_s", "time to the\ntarget accuracy", "s", 1.0)]
 OTHER_PANELS = [("peak_memory_mb", "Peak memory while building and training", "MB (resident)"),
                 ("final_accuracy", "Held-out accuracy after training", "accuracy")]
 #: Inches per row of a dot panel, and between two configurations' rows.
@@ -180,10 +180,13 @@ def summary_figure(rows):
         columns = list(groups)
         axes = middle.subplots(len(times), len(columns), squeeze=False)
         for r, (column, what, unit, scale) in enumerate(times):
+            # a lane for each framework measured on this row (ONNX Runtime does not train)
+            lanes = [f for f in frameworks
+                     if any(members.get(f, {}).get(column) is not None for members in groups.values())]
             for c, group in enumerate(columns):
                 ax = axes[r][c]
                 members = [f for f, row in groups[group].items() if row.get(column) is not None]
-                for y, framework in enumerate(frameworks):
+                for y, framework in enumerate(lanes):
                     row = groups[group].get(framework)
                     if row is None or row.get(column) is None:
                         continue
@@ -196,7 +199,7 @@ def summary_figure(rows):
                               + [groups[group][f].get(f"{column}_q75") * scale for f in members
                                  if groups[group][f].get(f"{column}_q75") is not None] or [1.0])
                 ax.set_xlim(0, largest * 1.6)
-                ax.set_ylim(len(frameworks) - 0.4, -0.6)
+                ax.set_ylim(len(lanes) - 0.4, -0.6)
                 ax.set_yticks([])
                 ax.grid(axis="x", alpha=0.3)
                 ax.tick_params(labelsize=7)

@@ -176,7 +176,7 @@ def test_one_slow_run_moves_neither_the_whiskers_nor_the_scale():
         row.update(train_time_per_epoch_s_q25=median * 0.97, train_time_per_epoch_s_q75=median * 1.04)
     rows[1]["train_time_per_epoch_s_max"] = rows[1]["train_time_per_epoch_s"] * 70
     training = next(ax for ax in plots.summary_figure(rows).axes
-                    if ax.get_ylabel().startswith("training per epoch"))
+                    if ax.get_ylabel().startswith("training\nper epoch"))
     assert training.get_xscale() == "linear" and training.get_xlim()[0] == 0
     highest = max(row["train_time_per_epoch_s_q75"] for row in rows) * 1e3  # ms
     assert training.get_xlim()[1] < 2 * highest, (training.get_xlim(), highest)
@@ -316,3 +316,54 @@ def test_the_curves_give_each_configuration_its_own_loss_scale():
     low, high = single.get_ylim()
     assert high - low >= 0.02 * 0.0949, (low, high)
     assert [tick.get_text() for tick in single.get_xticklabels()] == ["1"]
+
+
+def _all_presets_with_onnxruntime():
+    """Rows like ``compare --preset all --with-onnxruntime``'s: six configurations (two on
+    synthetic data), an ONNX Runtime row on each (inference only, as it measures) and a
+    time-to-accuracy figure on the last."""
+    rows = []
+    for preset in ("default", "deep", "wide", "small_batch", "large", "time_to_accuracy"):
+        dataset = "synthetic" if preset in ("small_batch", "large") else "digits"
+        for framework, factor in (("scratch_numpy", 1.0), ("pytorch", 2.2), ("onnxruntime", 1.3)):
+            row = dict.fromkeys(COLUMNS)
+            row.update(framework=framework, status="ok", layer_sizes="784x64x10", preset=preset,
+                       dataset=dataset, inference_latency_per_sample_s=1.1e-6 * factor,
+                       single_sample_latency_s=2e-5 * factor, final_accuracy=0.265625, notes="",
+                       precision="float32", threads=1)
+            if framework != "onnxruntime":
+                row.update(train_time_per_epoch_s=0.0035 * factor, peak_memory_mb=8.25 * factor)
+                if preset == "time_to_accuracy":
+                    row["time_to_accuracy_s"] = 0.03 * factor
+            rows.append(row)
+    return rows
+
+
+def test_each_time_row_has_a_lane_only_for_the_frameworks_it_measured():
+    figure = plots.summary_figure(_all_presets_with_onnxruntime())
+    lanes = {}
+    for ax in figure.axes:
+        label = ax.get_ylabel()
+        if label:
+            lanes[label.split("\n")[0]] = ax.get_ylim()
+    # ylim (lanes - 0.4, -0.6): two lanes where ONNX Runtime has no figure, three where it has
+    assert lanes == {"training": (1.6, -0.6), "inference": (2.6, -0.6), "time to the": (1.6, -0.6)}
+
+
+def test_every_label_of_the_summary_lies_inside_the_figure():
+    """Each panel's drawn extent (its labels, ticks, titles and written values) and the
+    figure's titles and legend fall inside the image: none is cut at an edge."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    figure = plots.summary_figure(_all_presets_with_onnxruntime())
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    boxes = [(ax.get_ylabel() or ax.get_title(), ax.get_tightbbox(renderer)) for ax in figure.axes]
+    boxes += [(text.get_text(), text.get_window_extent(renderer))
+              for text in figure.findobj(lambda artist: artist in (*figure.texts, *[
+                  t for sub in figure.subfigs for t in sub.texts]))]
+    boxes += [("legend", legend.get_window_extent(renderer)) for legend in figure.legends]
+    outside = [(what, box.bounds) for what, box in boxes
+               if box.x0 < -0.5 or box.y0 < -0.5 or box.x1 > width + 0.5 or box.y1 > height + 0.5]
+    assert len(boxes) > 10 and outside == [], outside
