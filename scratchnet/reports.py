@@ -6,6 +6,7 @@ empty cells in CSV.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -490,6 +491,13 @@ def write_reports(rows, out_dir, figures=None):
         for kind, data in images.items():
             atomic_write(paths[kind], lambda handle, data=data: handle.write(data))
         atomic_write_text(paths["html"], html_report(rows, list(images.values())))
+    # A learning-curve or breakdown figure this run did not draw is an earlier run's:
+    # removed once the new set is in place, so no report in the folder belongs to another run.
+    for name in (CURVES_FILE, BREAKDOWN_FILE):
+        stale = os.path.join(out_dir, name)
+        if stale not in paths.values() and os.path.isfile(stale):
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
     return paths
 
 

@@ -255,6 +255,32 @@ def test_the_curves_are_drawn_when_a_row_has_its_history(tmp_path):
     assert read_json(paths["json"])[0]["history"] == history
 
 
+def test_a_figure_from_an_earlier_run_is_removed_once_the_new_reports_are_in_place(
+        tmp_path, monkeypatch):
+    from scratchnet.reports import COLUMNS, CURVES_FILE, write_reports
+    row = dict.fromkeys(COLUMNS) | {"framework": "scratch_numpy", "status": "ok", "preset": "default",
+                                    "train_time_per_epoch_s": 0.01, "final_accuracy": 0.5,
+                                    "history": {"loss": [1.0, 0.5], "accuracy": [0.3, 0.6]}}
+    write_reports([row], tmp_path)
+    curves = (tmp_path / CURVES_FILE).read_bytes()
+    (tmp_path / "notes.txt").write_text("the user's own file")
+    plain = row | {"history": None}
+
+    def broken_savefig(self, handle, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    from matplotlib.figure import Figure
+    with monkeypatch.context() as patched:  # a run whose reports fail: the earlier set stays whole
+        patched.setattr(Figure, "savefig", broken_savefig)
+        with pytest.raises(OSError):
+            write_reports([plain], tmp_path)
+    assert (tmp_path / CURVES_FILE).read_bytes() == curves
+    paths = write_reports([plain], tmp_path)  # a run without curves: the old ones go
+    assert "curves_png" not in paths and not (tmp_path / CURVES_FILE).exists()
+    assert sorted(os.listdir(tmp_path)) == sorted([*reports.FILES.values(), reports.HTML_FILE,
+                                                   "notes.txt"])
+
+
 def test_a_low_mse_accuracy_is_explained():
     from scratchnet.reports import COLUMNS, interpretation
     base = dict.fromkeys(COLUMNS) | {"status": "ok", "preset": "default", "precision": "float32",
