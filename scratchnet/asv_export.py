@@ -60,7 +60,6 @@ UNITS = {column: metric_unit(column) for column in (
     "train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio", "train_step_instructions",
     "inference_instructions", "time_to_accuracy_s")}
 NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
-HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
 HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
                    "value", "unit", "runs", "status", "benchmark"]
 #: Figures of the pair, not of one framework: the history draws them once per preset.
@@ -379,10 +378,6 @@ def history_rows(files, benchmarks, machine):
     return rows
 
 
-def write_history_csv(rows, path):
-    reports.write_table_csv(rows, HISTORY_COLUMNS, path)
-
-
 def export(results_dir=".asv/results", commit=None, machine=None, env=None,
            out="benchmarks/comparison", branch=None, repo="."):
     """Write the comparison reports for one commit, and the history of the commits measured
@@ -430,11 +425,12 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
                                                  d["commit_hash"]) if branch is not None
                                   else (d["date"], d["commit_hash"])),
                            benchmarks, machine)
-    # the history drawn once: its PNG beside the reports and in the HTML page
-    paths = reports.write_reports(rows, out, figures={
-        "history_png": (HISTORY_FILES["png"], plots.history_figure(history))})
-    paths["history_csv"] = os.path.join(out, HISTORY_FILES["csv"])
-    write_history_csv(history, paths["history_csv"])
+    # the history drawn once: its PNG beside the reports and in the HTML page; its CSV
+    # written in the same set
+    names = reports.HISTORY_FILES
+    paths = reports.write_reports(
+        rows, out, figures={"history_png": (names["png"], plots.history_figure(history))},
+        tables={"history_csv": (names["csv"], history, HISTORY_COLUMNS)})
     return rows, paths
 
 

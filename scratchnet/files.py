@@ -63,7 +63,7 @@ def atomic_write(path, write):
         os.replace(tmp, path)
         written.append(path)
     except BaseException as exc:
-        _remove(tmp)
+        remove_quietly(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, WriteError):
             raise _write_error(path, exc) from None
         raise
@@ -81,7 +81,7 @@ def written_together():
     except BaseException:
         _pending.remove(batch)
         for tmp, _ in batch:
-            _remove(tmp)
+            remove_quietly(tmp)
         raise
     _pending.remove(batch)
     for index, (tmp, path) in enumerate(batch):
@@ -89,16 +89,17 @@ def written_together():
             os.replace(tmp, path)  # a rename within one folder: no data is written
         except BaseException as exc:
             for left, _ in batch[index:]:
-                _remove(left)
+                remove_quietly(left)
             if isinstance(exc, OSError):
                 raise _write_error(path, exc) from None
             raise
         written.append(path)
 
 
-def _remove(tmp):
+def remove_quietly(path):
+    """Remove the file at ``path`` if it is there; an error (gone already, no right) is ignored."""
     with contextlib.suppress(OSError):
-        os.unlink(tmp)
+        os.unlink(path)
 
 
 def _mode_for(path):
@@ -123,7 +124,7 @@ def _probe(folder, argument, path):
     except OSError as exc:
         raise ValueError(f"{argument} {path!r} cannot be written: {exc.strerror or exc}") from None
     os.close(fd)
-    _remove(probe)
+    remove_quietly(probe)
 
 
 def check_output_path(path, argument, suffixes):

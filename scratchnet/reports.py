@@ -6,14 +6,13 @@ empty cells in CSV.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
 
 from . import contention
-from .files import WriteError, atomic_write, atomic_write_text, written_together
+from .files import WriteError, atomic_write, atomic_write_text, remove_quietly, written_together
 from .frameworks import REGISTRY, SCRATCH, TWIN
 from .metrics import timed
 from .ratios import RATIO_COLUMNS
@@ -55,6 +54,10 @@ CURVES_FILE = "comparison_curves.png"
 BREAKDOWN_FILE = "comparison_breakdown.png"
 #: Everything above in one page that needs nothing outside itself.
 HTML_FILE = "comparison_report.html"
+#: Written beside them by ``scratchnet export``: the history of the commits asv measured.
+HISTORY_FILES = {"csv": "comparison_history.csv", "png": "comparison_history.png"}
+#: The files only some runs write: a run that does not write one removes an earlier run's.
+OPTIONAL_FILES = (CURVES_FILE, BREAKDOWN_FILE, *HISTORY_FILES.values())
 
 # The metric columns of the console and Markdown tables (names carry their units).
 TABLE = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
@@ -459,10 +462,12 @@ def write_png(rows, path):
     plots.save_png(plots.summary_figure(rows), path)
 
 
-def write_reports(rows, out_dir, figures=None):
+def write_reports(rows, out_dir, figures=None, tables=None):
     """Write JSON, CSV, Markdown, the summary PNG, the learning curves (where a row has its
     history), the breakdown (where a row has one), ``figures`` ({kind: (file name, matplotlib
-    Figure)}: more figures, e.g. the asv history) and the HTML page into ``out_dir`` (created if missing); return their paths.
+    Figure)}: more figures, e.g. the asv history), ``tables`` ({kind: (file name, rows,
+    columns)}: more CSVs, e.g. the asv history's) and the HTML page into ``out_dir``
+    (created if missing); return their paths.
     They are renamed into place only once all are written: a failure (a full disk at the
     PNG) leaves the earlier set as it was."""
     paths = {kind: os.path.join(out_dir, name) for kind, name in FILES.items()}
@@ -484,20 +489,23 @@ def write_reports(rows, out_dir, figures=None):
     for kind, (name, figure) in (figures or {}).items():
         paths[kind] = os.path.join(out_dir, name)
         images[kind] = plots.png_bytes(figure)
+    for kind, (name, _, _) in (tables or {}).items():
+        paths[kind] = os.path.join(out_dir, name)
     with written_together():
         write_json(rows, paths["json"])
         write_csv(rows, paths["csv"])
         write_markdown(rows, paths["markdown"])
+        for kind, (_, table, columns) in (tables or {}).items():
+            write_table_csv(table, columns, paths[kind])
         for kind, data in images.items():
             atomic_write(paths[kind], lambda handle, data=data: handle.write(data))
         atomic_write_text(paths["html"], html_report(rows, list(images.values())))
-    # A learning-curve or breakdown figure this run did not draw is an earlier run's:
-    # removed once the new set is in place, so no report in the folder belongs to another run.
-    for name in (CURVES_FILE, BREAKDOWN_FILE):
+    # An optional file this run did not write is an earlier run's: removed once the new set
+    # is in place, so no report in the folder belongs to another run.
+    for name in OPTIONAL_FILES:
         stale = os.path.join(out_dir, name)
         if stale not in paths.values() and os.path.isfile(stale):
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+            remove_quietly(stale)
     return paths
 
 

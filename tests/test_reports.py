@@ -281,6 +281,26 @@ def test_a_figure_from_an_earlier_run_is_removed_once_the_new_reports_are_in_pla
                                                    "notes.txt"])
 
 
+def test_an_exports_history_is_written_with_the_set_and_removed_by_a_run_without_one(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from scratchnet.reports import COLUMNS, HISTORY_FILES, read_csv, write_reports
+    row = dict.fromkeys(COLUMNS) | {"framework": "scratch_numpy", "status": "ok", "preset": "default",
+                                    "train_time_per_epoch_s": 0.01, "final_accuracy": 0.5}
+    history = [{"commit": "abc", "metric": "train_time_per_epoch_s", "value": 0.01}]
+    figure = plt.figure()
+    paths = write_reports([row], tmp_path, figures={"history_png": (HISTORY_FILES["png"], figure)},
+                          tables={"history_csv": (HISTORY_FILES["csv"], history,
+                                                  ["commit", "metric", "value", "unit"])})
+    plt.close(figure)
+    assert paths["history_csv"] == os.path.join(tmp_path, HISTORY_FILES["csv"])
+    assert read_csv(paths["history_csv"]) == [history[0] | {"unit": None}]
+    assert os.path.isfile(paths["history_png"])
+    paths = write_reports([row], tmp_path)  # a compare into the same folder: the history goes
+    assert not any((tmp_path / name).exists() for name in HISTORY_FILES.values())
+    assert sorted(os.listdir(tmp_path)) == sorted([*reports.FILES.values(), reports.HTML_FILE])
+
+
 def test_a_low_mse_accuracy_is_explained():
     from scratchnet.reports import COLUMNS, interpretation
     base = dict.fromkeys(COLUMNS) | {"status": "ok", "preset": "default", "precision": "float32",
