@@ -97,7 +97,7 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
              if job.breakdown and isinstance(model, BaseNetwork) and not cuda else None)
     to_accuracy = (_time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test)
                    if job.target_accuracy is not None else {})
-    window = contention.contention_between(before, contention.take_snapshot(), job.threads)
+    window = contention.window_since(before, job.threads)
     row = {
         "status": "ok", "notes": "",
         "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
@@ -227,7 +227,7 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
         model = OnnxRuntimeModel(path, loss=job.loss, threads=job.threads)
     before = contention.take_snapshot()
     inference = _inference_metrics(model, job, X_train, X_test)
-    window = contention.contention_between(before, contention.take_snapshot(), job.threads)
+    window = contention.window_since(before, job.threads)
     row = {"status": "ok", "device": "cpu",
            "notes": f"ONNX Runtime does not train here: the scratch network, trained with the same "
                     f"settings, exported to ONNX (opset {DEFAULT_OPSET}) and run by the CPU "

@@ -19,9 +19,9 @@ one other process spinning on one of two cores gives about 0.5. A window is
 **disturbed** when ``contention`` or ``runqueue_wait`` (the share of our
 threads' runnable time spent waiting for a CPU) reaches ``DISTURBED_AT``.
 
-/proc/stat counts in clock ticks (10 ms), so a window shorter than a few
-tenths of a second has a coarse ``contention``; the run-queue wait is exact
-to the nanosecond. Where /proc is missing (macOS, Windows) every figure is
+/proc/stat counts in clock ticks (10 ms), so ``window_since`` reads a window
+shorter than ``MIN_WINDOW_S`` over that long, the process waiting idle after
+its work; the run-queue wait is exact to the nanosecond. Where /proc is missing (macOS, Windows) every figure is
 None and nothing is flagged.
 """
 from __future__ import annotations
@@ -144,6 +144,28 @@ def take_snapshot(cpus=None):
         pass
     return CpuSnapshot(wall_s=time.perf_counter(), own_cpu_s=time.process_time(), busy_s=busy,
                        steal_s=steal, total_s=total, threads=threads, load_average=load)
+
+
+#: /proc/stat counts CPU time in clock ticks (10 ms): a window shorter than this is read
+#: until it is this long, so that a tick's rounding cannot make a busy machine look quiet
+#: (beside one process spinning on one of two cores, 8 ms windows read 0.19 to 0.71).
+MIN_WINDOW_S = 0.25
+
+
+def window_since(before, threads, minimum=MIN_WINDOW_S, sleep=time.sleep):
+    """The ``Contention`` of the window from the snapshot ``before`` to now, for a
+    measurement that ran with ``threads`` threads. Where less than ``minimum`` seconds have
+    passed and /proc/stat is read, this process waits, idle, for the rest, and the machine's
+    figures (contention, run-queue wait, load average) are those of the whole ``minimum``;
+    ``own_cpu_per_thread`` stays the measurement's own."""
+    end = take_snapshot()
+    rest = minimum - (end.wall_s - before.wall_s)
+    if rest <= 0 or end.total_s is None:
+        return contention_between(before, end, threads)
+    sleep(rest)
+    work = contention_between(before, end, threads)
+    return dataclasses.replace(contention_between(before, take_snapshot(), threads),
+                               own_cpu_per_thread=work.own_cpu_per_thread)
 
 
 def _share(part, whole):

@@ -1,4 +1,5 @@
 """Contention: the arithmetic on recorded counters, and a real run beside a CPU burner."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -94,6 +95,34 @@ def test_worst_and_the_columns_round_trip():
     text = contention.describe(busy)
     assert text == ("other processes used 47% of the 2 CPUs, the hypervisor took 1%, our threads "
                     "waited for a CPU 2% of the time, load average 1.00 -> 1.90 (over 1.00 s)")
+
+
+def test_a_short_window_is_read_over_the_minimum_with_the_work_own_cpu(monkeypatch):
+    # 8 ms of work on one thread, then 0.242 s idle: the burner on the other CPU is seen
+    # over the whole 0.25 s, our CPU per thread over the work's 8 ms
+    before = snapshot(0.0, 10.0, 100.0, 0.0, 1000.0, {"1": (5.0, 0.0)})
+    end = snapshot(0.008, 10.008, 100.01, 0.0, 1000.02, {"1": (5.008, 0.0)})
+    after = snapshot(0.25, 10.008, 100.26, 0.0, 1000.5, {"1": (5.008, 0.0)})
+    snapshots, slept = iter([end, after]), []
+    monkeypatch.setattr(contention, "take_snapshot", lambda: next(snapshots))
+    window = contention.window_since(before, threads=1, sleep=slept.append)
+    assert slept == [pytest.approx(0.242)]
+    assert window == dataclasses.replace(contention_between(before, after, threads=1),
+                                         own_cpu_per_thread=pytest.approx(1.0))
+    assert window.window_s == 0.25 and window.contention == pytest.approx(0.252 / 0.5)
+    assert window.disturbed
+
+
+@pytest.mark.parametrize("before, end", [
+    (snapshot(0.0, 10.0, 100.0, 0.0, 1000.0), snapshot(0.3, 10.3, 100.3, 0.0, 1000.6)),  # long
+    (snapshot(0.0, 10.0, None, None, None), snapshot(0.008, 10.008, None, None, None)),  # no /proc
+])
+def test_a_long_window_or_one_without_proc_stat_is_read_as_it_is(monkeypatch, before, end):
+    monkeypatch.setattr(contention, "take_snapshot", lambda: end)
+    slept = []
+    assert contention.window_since(before, threads=1, sleep=slept.append) == \
+        contention_between(before, end, threads=1)
+    assert slept == []
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux's /proc")
