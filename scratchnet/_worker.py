@@ -49,7 +49,7 @@ def run_framework(name, job):
 def _error_note(exc, user):
     """``Type: message (at file:line)``; for a user class, the line in its own code where
     the traceback passes through it, and a hint where a shape error suggests the layout."""
-    from .check import CheckError
+    from .check.loader import CheckError
     if isinstance(exc, CheckError):
         return str(exc)
     frames = traceback.extract_tb(exc.__traceback__)

@@ -17,7 +17,14 @@ before the subclass is ready):
 - ``_logits_and_outputs(X (N, D), dtype name, logits=True) -> (z (N, K), a (N, K))`` NumPy
   arrays; with ``logits=False`` z may be None (``forward`` needs only a)
 - ``_loss_value(z, a, labels) -> float`` with the framework's own loss function
-- ``loss_and_gradients(X, y) -> (loss, [(dW, db), ...])``: public, for the gradient checks
+- ``_loss_and_gradients(X, y) -> (loss, [(dW, db), ...])``: the default reduction's
+  (``loss_and_gradients`` scales them to the model's convention)
+
+``loss`` is a name or a ``scratchnet.losses.LossConvention``: a convention other than the
+default (a sum over the samples, half the sum of squares over the outputs ...) trains
+with each step scaled by its factor, exactly as the gradient of that loss would; the
+history and ``evaluate`` report the default reduction's loss whatever the convention, so
+that curves of different conventions can be laid side by side.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ import numpy as np
 from . import checkpoint
 from .precision import INFER_PRECISIONS, PrecisionConfig, check_dtype_name
 from .init import initial_std, initialize_weights
-from .losses import get_loss
+from .losses import LossConvention, get_loss
 from .validation import (check_alpha, check_architecture, check_features, check_int,
                          check_labels, check_seed)
 
@@ -146,8 +153,9 @@ class BaseNetwork(Predictor):
         """The loss as a float, with the framework's own loss function."""
 
     @abstractmethod
-    def loss_and_gradients(self, X, y):
-        """(loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) on (X, y), weights unchanged."""
+    def _loss_and_gradients(self, X, y):
+        """(loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) of the default reduction on
+        (X, y), weights unchanged; X and labels are checked here."""
 
     def __init__(self, layer_sizes, activations, precision_config=None, seed=42, loss="mse"):
         sizes, names, loss_name = check_architecture(layer_sizes, activations, loss)
@@ -160,6 +168,7 @@ class BaseNetwork(Predictor):
         self.layer_sizes = list(sizes)
         self.activations = list(names)
         self.loss = loss_name
+        self.convention = LossConvention.parse(loss)
         self.precision_config = precision_config
         # fit(seed=None) continues this generator, so two models built with the
         # same seed visit the batches in the same order call after call.
@@ -175,7 +184,7 @@ class BaseNetwork(Predictor):
 
     def __repr__(self):
         return (f"{type(self).__name__}(layer_sizes={self.layer_sizes}, "
-                f"activations={self.activations}, loss={self.loss!r}, "
+                f"activations={self.activations}, loss={self.convention.text!r}, "
                 f"train_dtype={self.train_dtype!r})")
 
     # ----------------------------------------------------------------- training
@@ -236,6 +245,7 @@ class BaseNetwork(Predictor):
         epoch_starts = []
         weight_limits = [None] * len(self.layer_sizes[1:])  # each found when first needed
         loss_limit = None  # set by the first batch (see TrainingDivergedError)
+        step_alpha = self._step_alpha(alpha, batch_size)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
             epoch_starts = epoch_starts[-1:] + [(self.get_weights(), order)]
@@ -246,7 +256,8 @@ class BaseNetwork(Predictor):
             loss_sum, n_correct = 0.0, 0
             for step, start in enumerate(starts):
                 stop = min(start + batch_size, n_samples)
-                batch_loss, batch_correct = self._train_step(epoch_data, start, stop, alpha)
+                batch_loss, batch_correct = self._train_step(epoch_data, start, stop,
+                                                             step_alpha(stop - start))
                 if loss_limit is None and math.isfinite(batch_loss):
                     chance = get_loss(self.loss).chance(self.layer_sizes[-1])
                     loss_limit = DIVERGENCE_FACTOR * max(batch_loss, chance)
@@ -274,6 +285,29 @@ class BaseNetwork(Predictor):
                     epoch, {name: values[-1] for name, values in history.items()}) is True:
                 break
         return history
+
+    def _step_alpha(self, alpha, batch_size):
+        """The step of a batch of ``rows`` samples, ``step_alpha(rows)``: alpha times the
+        convention's factor (``LossConvention.scale``), which is 1 for the default."""
+        if self.convention.is_default:
+            return lambda rows: alpha
+        n_outputs = self.layer_sizes[-1]
+        full = alpha * self.convention.scale(batch_size, n_outputs)
+        return lambda rows: full if rows == batch_size else (
+            alpha * self.convention.scale(rows, n_outputs))
+
+    def loss_and_gradients(self, X, y):
+        """The loss on (X, y) and its gradient for every layer, under the model's convention
+        (``LossConvention.scale`` times the default reduction's), weights unchanged.
+
+        Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) as NumPy arrays
+        (the gradients are None where the loss is not finite).
+        """
+        loss, grads = self._loss_and_gradients(X, y)
+        if self.convention.is_default or grads is None:
+            return loss, grads
+        factor = self.convention.scale(len(X), self.layer_sizes[-1])
+        return loss * factor, [(dW * factor, db * factor) for dW, db in grads]
 
     def _runaway_weights(self, initial_weights, limits):
         """None, or what is wrong with the weights after an epoch. A layer's limit is
@@ -316,8 +350,10 @@ class BaseNetwork(Predictor):
             weights, order = epoch_starts[-1]
         self._set_params(weights)
         epoch_data = self._epoch_data(data, order)
+        step_alpha = self._step_alpha(alpha, batch_size)
         for start in range(0, (steps_done - 1) * batch_size, batch_size):
-            self._train_step(epoch_data, start, min(start + batch_size, len(order)), alpha)
+            stop = min(start + batch_size, len(order))
+            self._train_step(epoch_data, start, stop, step_alpha(stop - start))
 
     def _diverged(self, what, epoch, batch, alpha, history):
         raise TrainingDivergedError(
@@ -394,7 +430,7 @@ class BaseNetwork(Predictor):
         """Write weights, architecture, loss and precision to one ``.npz`` at exactly ``path``."""
         checkpoint.save_checkpoint(
             path, framework=self.framework, layer_sizes=self.layer_sizes,
-            activations=self.activations, loss=self.loss, train_dtype=self.train_dtype,
+            activations=self.activations, loss=self.convention.text, train_dtype=self.train_dtype,
             infer_precision=self.precision_config.infer_precision, weights=self.get_weights())
 
     @classmethod

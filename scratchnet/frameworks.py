@@ -10,12 +10,12 @@ from here, so adding a framework is one entry.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .check import loader
 
 
 @dataclass(frozen=True)
@@ -152,14 +152,12 @@ def color(name, models=None):
 
 
 def load_user_class(spec):
-    """The class of a user framework, in the worker (see ``scratchnet.check.load_class``)."""
-    from .check import load_class
-    return load_class(spec)
+    """The class of a user framework, in the worker (``scratchnet.check.loader``)."""
+    return loader.load_class(spec)
 
 
-#: Set in every worker's environment: a comparison started there (a user's script that
-#: runs one at import, without ``if __name__ == "__main__":``) is refused, not recursed into.
-IN_WORKER = "SCRATCHNET_WORKER"
+IN_WORKER = loader.IN_WORKER
+class_spec = loader.class_spec
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
@@ -182,15 +180,14 @@ def user_framework(name, model, layout="in_out"):
     or ``"path/to/file.py:Class"``. A class must be importable again in a fresh worker
     process: from its module, or from the file of the script that defined it (run there
     under another name, so its ``if __name__ == "__main__":`` block does not run)."""
-    from .check import LAYOUTS, load_class
     name = check_model_name(name)
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    if layout not in loader.LAYOUTS:
+        raise ValueError(f"layout must be one of {list(loader.LAYOUTS)}, got {layout!r}")
     if isinstance(model, str):
         if model.count(":") == 1 and model.split(":")[0].endswith(".py"):
             where, cls_name = model.split(":")
             model = f"{os.path.abspath(where)}:{cls_name}"  # the worker may run elsewhere
-        load_class(model)  # fails here, naming the spec, rather than in every worker
+        loader.load_class(model)  # fails here, naming the spec, rather than in every worker
         spec = model
     else:
         spec = class_spec(model, name)
@@ -211,30 +208,3 @@ def _user_factory(spec, layout):
     def build(layer_sizes, activations, precision_config=None, seed=42, loss="mse"):
         return UserModel(cls, layer_sizes, activations, precision_config, seed, loss, layout)
     return build
-
-
-def class_spec(cls, name="models"):
-    """``"module:Class"`` for a class a fresh process can import by its module's name (with
-    this process's ``sys.path``), ``"/path/file.py:Class"`` for one from a script or a file
-    loaded by its path; ValueError saying why not for a class from a notebook or one
-    defined inside a function."""
-    if not isinstance(cls, type):
-        raise TypeError(f"models[{name!r}] must be a class or 'module:Class' / 'file.py:Class', "
-                        f"got {type(cls).__name__}")
-    qualname, module_name = cls.__qualname__, cls.__module__
-    if "<locals>" in qualname or "." in qualname:
-        raise ValueError(f"models[{name!r}]: {qualname} is defined inside a function or class; "
-                         f"a worker process can only import a module-level class")
-    path = getattr(sys.modules.get(module_name), "__file__", None)
-    if module_name != "__main__":
-        try:
-            found = importlib.util.find_spec(module_name)
-        except (ImportError, ValueError):
-            found = None
-        if found is not None and (path is None or found.origin is None
-                                  or os.path.realpath(found.origin) == os.path.realpath(path)):
-            return f"{module_name}:{qualname}"
-    if not path or not os.path.isfile(path):  # the prompt, a notebook, `python -` (<stdin>)
-        raise ValueError(f"models[{name!r}]: {qualname} was defined interactively (a notebook or "
-                         f"the Python prompt); put it in a .py file and import it from there")
-    return f"{os.path.abspath(path)}:{qualname}"

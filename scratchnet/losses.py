@@ -16,6 +16,8 @@ backward(inputs (N, K), labels (N,) int) -> dL/dinputs (N, K), dtype of inputs
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -86,3 +88,95 @@ LOSSES: dict[str, Loss] = {
 def get_loss(name) -> Loss:
     """Return the loss registered under ``name`` (``"mse"`` or ``"cross_entropy"``)."""
     return lookup(LOSSES, "loss", name)
+
+
+#: How a loss may reduce over the samples of a batch.
+SAMPLE_REDUCTIONS = ("mean", "sum")
+#: How the MSE may reduce the squared errors of one sample over its outputs: ``mean`` is
+#: torch's ``mse_loss``; ``half_sum`` is the textbook C = 1/2 ||a - y||^2.
+OUTPUT_REDUCTIONS = ("mean", "sum", "half_sum")
+_OUTPUT_SCALE = {"mean": lambda k: 1.0, "sum": lambda k: float(k), "half_sum": lambda k: k / 2}
+
+
+@dataclass(frozen=True)
+class LossConvention:
+    """A loss and how it reduces: over the batch's samples (``samples``) and, for MSE, over
+    each sample's outputs (``outputs``). The default, mean and mean, is PyTorch's.
+
+    Every convention is the default loss times a factor (``scale``), so its gradient is
+    the default gradient times the same factor: training under it is SGD whose step is
+    ``alpha * scale(batch rows, outputs)``. ``samples="sum"`` makes the factor depend on
+    the batch's rows (a last partial batch takes a smaller step).
+    """
+
+    loss: str = "mse"
+    samples: str = "mean"
+    outputs: str = "mean"
+
+    def __post_init__(self):
+        object.__setattr__(self, "loss", get_loss(self.loss).name)
+        for field, valid in (("samples", SAMPLE_REDUCTIONS), ("outputs", OUTPUT_REDUCTIONS)):
+            value = getattr(self, field)
+            if not isinstance(value, str) or value not in valid:
+                raise ValueError(f"{field} must be one of {list(valid)}, got {value!r}")
+        if get_loss(self.loss).on_logits and self.outputs != "mean":
+            raise ValueError(f"outputs={self.outputs!r} is for the MSE only: cross-entropy "
+                             f"sums over the classes by definition; leave outputs='mean'")
+
+    def scale(self, n_rows, n_outputs):
+        """This convention's loss (and gradient) over the default's, for a batch of
+        ``n_rows`` samples and ``n_outputs`` outputs."""
+        return ((n_rows if self.samples == "sum" else 1.0)
+                * _OUTPUT_SCALE[self.outputs](n_outputs))
+
+    @property
+    def is_default(self):
+        return self.samples == "mean" and self.outputs == "mean"
+
+    @property
+    def text(self):
+        """``"mse"``, or ``"mse(samples=sum,outputs=half_sum)"``: what a checkpoint and a
+        report keep, and what ``parse`` reads back."""
+        extra = [f"{field}={getattr(self, field)}" for field in ("samples", "outputs")
+                 if getattr(self, field) != "mean"]
+        return self.loss + (f"({','.join(extra)})" if extra else "")
+
+    def flags(self):
+        """The command-line flags that declare this convention (empty for the default)."""
+        parts = [] if self.loss == "mse" else [f"--loss {self.loss}"]
+        parts += [f"--{field} {getattr(self, field)}" for field in ("samples", "outputs")
+                  if getattr(self, field) != "mean"]
+        return " ".join(parts)
+
+    def describe(self):
+        """In words, e.g. "MSE, half the sum over the outputs, mean over the samples"."""
+        if self.loss == "mse":
+            outputs = {"mean": "mean over the outputs", "sum": "summed over the outputs",
+                       "half_sum": "half the sum over the outputs"}[self.outputs]
+            head = f"MSE, {outputs}"
+        else:
+            head = "cross-entropy"
+        return f"{head}, {'mean over' if self.samples == 'mean' else 'summed over'} the samples"
+
+    @classmethod
+    def parse(cls, value):
+        """A convention from itself, a loss name, or its ``text``; ValueError naming what
+        is accepted otherwise."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str):
+            raise TypeError(f"loss must be a name from {sorted(LOSSES)} or a "
+                            f"scratchnet.losses.LossConvention, got {type(value).__name__} {value!r}")
+        match = _CONVENTION_TEXT.fullmatch(value)
+        if match is None:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, optionally followed by "
+                             f"(samples=mean|sum,outputs=mean|sum|half_sum), got {value!r}")
+        fields = dict(item.split("=", 1) for item in filter(None, (match["extra"] or "").split(",")))
+        unknown = set(fields) - {"samples", "outputs"}
+        if unknown:
+            raise ValueError(f"loss {value!r}: unknown reduction {sorted(unknown)[0]!r}; "
+                             f"accepted: samples, outputs")
+        return cls(match["name"], **fields)
+
+
+_CONVENTION_TEXT = re.compile(r"(?P<name>[a-z_]+)(?:\((?P<extra>[a-z_=,]*)\))?")

@@ -313,7 +313,7 @@ class NeuralNetwork(BaseNetwork):
             self._activation_fns[-1].backward_(D, A, S)
         return loss, 2.0 / D.size
 
-    def loss_and_gradients(self, X, y):
+    def _loss_and_gradients(self, X, y):
         """The loss on (X, y) and its gradient for every layer, without changing the weights.
 
         Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) in ``train_dtype``

@@ -165,7 +165,7 @@ class TorchNeuralNetwork(BaseNetwork):
                 x.register_hook(lambda grad, part=part: lap(*part))
         return x
 
-    def loss_and_gradients(self, X, y):
+    def _loss_and_gradients(self, X, y):
         """The loss on (X, y) and torch autograd's gradient for every layer; weights unchanged.
 
         Returns (loss, [(dW (fan_in, fan_out), db (fan_out,)), ...]) as NumPy arrays.
@@ -188,6 +188,8 @@ class TorchNeuralNetwork(BaseNetwork):
         (X_t, labels_t, targets), order = epoch_data
         if self._optimizer is None:
             self._optimizer = torch.optim.SGD(self._module.parameters(), lr=alpha)
+        elif self._optimizer.param_groups[0]["lr"] != alpha:  # a convention's last partial batch
+            self._optimizer.param_groups[0]["lr"] = alpha
         lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
         index = order[start:stop]  # the batch is gathered by indexing, as a DataLoader would
         xb, tb = X_t[index], targets[index]

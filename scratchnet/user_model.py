@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check import CheckError, build_user_class, user_view
+from .check.loader import CheckError, build_user_class
+from .check.view import UserView
 from .init import initialize_weights
 from .precision import PrecisionConfig
 
@@ -27,7 +28,7 @@ class UserModel:
         self.dtype = np.dtype(config.train_dtype)
         self.model = build_user_class(cls, layer_sizes, activations, seed, config.train_dtype,
                                       loss=loss)
-        self._view, self.n_layers = user_view(self.model, layout), len(layer_sizes) - 1
+        self._view, self.n_layers = UserView(self.model, layout), len(layer_sizes) - 1
         try:
             self._view.set_weights(initialize_weights(layer_sizes, activations, seed))
         except (Exception, SystemExit) as exc:

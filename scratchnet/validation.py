@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from .activations import ACTIVATIONS, OUTPUT_ONLY, get_activation
-from .losses import get_loss
+from .losses import LossConvention, get_loss
 
 
 def _describe(value):
@@ -52,7 +52,8 @@ def check_seed(seed, argument="seed", allow_none=False):
 
 
 def check_architecture(layer_sizes, activations, loss):
-    """Validate the constructor's structure; return (sizes tuple, activations tuple, loss name)."""
+    """Validate the constructor's structure; return (sizes tuple, activations tuple, loss name).
+    ``loss`` is a name, or a ``LossConvention`` (or its text) whose loss name is returned."""
     if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
         raise TypeError(f"layer_sizes must be a list of positive integers such as [784, 64, 10], "
                         f"got {_describe(layer_sizes)}")
@@ -73,7 +74,7 @@ def check_architecture(layer_sizes, activations, loss):
             raise ValueError(f"activations[{i}] is {name!r}, which is allowed only as the output "
                              f"(last) activation; hidden layers accept "
                              f"{sorted(set(ACTIVATIONS) - OUTPUT_ONLY)}")
-    loss_fn = get_loss(loss)
+    loss_fn = get_loss(LossConvention.parse(loss).loss)
     if loss_fn.on_logits and names[-1] != "softmax":
         raise ValueError(f"loss {loss!r} is computed on the logits of a softmax output, so the "
                          f"last activation must be 'softmax', got {names[-1]!r}; "

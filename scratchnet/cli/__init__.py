@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .activations import ACTIVATIONS, OUTPUT_ONLY
-from .base import TrainingDivergedError
-from .compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
-from .frameworks import REGISTRY, SCRATCH
-from .onnx_export import DEFAULT_OPSET
-from .presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
-from .training import TRAIN_FRAMEWORKS
+from ..activations import ACTIVATIONS, OUTPUT_ONLY
+from ..base import TrainingDivergedError
+from ..compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
+from ..frameworks import REGISTRY, SCRATCH
+from ..onnx_export import DEFAULT_OPSET
+from ..presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
+from ..training import TRAIN_FRAMEWORKS
+from . import check as check_command
 
 
 def _int_list(text):
@@ -24,7 +25,7 @@ def _int_list(text):
 def _threads(text):
     """--threads: a positive integer, or "all" for every core this process may use."""
     if text == "all":
-        from .benchmark import available_cores
+        from ..benchmark import available_cores
         return available_cores()
     try:
         return int(text)
@@ -63,7 +64,7 @@ def _add_training_arguments(parser):
 def run_demo(args, out=None):
     """Train both models identically and print their accuracy and largest disagreement."""
     out = sys.stdout if out is None else out  # the stdout of the moment, not of import time
-    from .training import train_both
+    from ..training import train_both
 
     run = train_both(args.layer_sizes, args.activations, loss=args.loss, epochs=args.epochs,
                      alpha=args.alpha, batch_size=args.batch_size, dataset=args.dataset,
@@ -80,7 +81,7 @@ def run_demo(args, out=None):
         print(f"largest difference between their predicted probabilities on the held-out split: "
               f"{diff:.3e} (sample {row}, class {col})", file=out)
     else:
-        from .pytorch_model import INSTALL_HINT
+        from ..pytorch_model import INSTALL_HINT
         print(f"pytorch: skipped, torch not installed ({INSTALL_HINT})", file=out)
     return 0
 
@@ -109,9 +110,9 @@ EXIT_DISTURBED = 3
 def run_compare(args, out=None):
     """Run the comparison for one preset or all, print the table, write the reports."""
     out = sys.stdout if out is None else out
-    from .compare import ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison, run_comparison
-    from .files import check_output_folder
-    from .reports import disturbed_rows, instructions_table, roofline_table, write_reports
+    from ..compare import ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison, run_comparison
+    from ..files import check_output_folder
+    from ..reports import disturbed_rows, instructions_table, roofline_table, write_reports
 
     check_output_folder(args.out, "out")
     names = list(PRESETS) if args.preset == "all" else [args.preset]
@@ -155,10 +156,10 @@ def run_compare(args, out=None):
             row["preset"] = label
             rows.append(row)
     if args.instructions:  # after every preset's timing, one valgrind process per framework
-        from .instructions import add_instruction_counts
+        from ..instructions import add_instruction_counts
         add_instruction_counts(rows, progress=progress)
     if not any(row["status"] == "ok" for row in rows):
-        from .reports import console_table
+        from ..reports import console_table
         print(console_table(rows), file=out)
         _print_failures(rows, out)
         print(f"\nno row was measured, so no report was written: the reports in {args.out} (if "
@@ -172,7 +173,7 @@ def run_compare(args, out=None):
               file=out)
         print(roofline_table(rows), file=out)
     if args.breakdown:
-        from .reports import breakdown_text
+        from ..reports import breakdown_text
         print("\nwhere the time goes (--breakdown)\n" + (
             breakdown_text(rows) or "no row has a breakdown: it needs scratch_numpy or pytorch"),
             file=out)
@@ -191,7 +192,7 @@ def run_compare(args, out=None):
 def _user_models(values, layout):
     """{row name: registry entry} of the --model values: ``[NAME=]module:Class`` or
     ``[NAME=]path/file.py:Class``, NAME defaulting to the class's name."""
-    from .frameworks import user_framework
+    from ..frameworks import user_framework
     models = {}
     for value in values or []:
         name, spec = value.split("=", 1) if "=" in value.split(":")[0] else (value.split(":")[-1], value)
@@ -213,7 +214,7 @@ def _print_failures(rows, out):
 
 def _print_reports(rows, paths, out):
     """The spec's console table, its interpretation, and where the files went."""
-    from .reports import console_table, interpretation
+    from ..reports import console_table, interpretation
     print(console_table(rows), file=out)
     print(file=out)
     print(interpretation(rows), file=out)
@@ -223,9 +224,9 @@ def _print_reports(rows, paths, out):
 def run_export(args, out=None):
     """Turn asv's results into the comparison reports and the history."""
     out = sys.stdout if out is None else out
-    from .asv_export import configured_branch, export
+    from ..asv_export import configured_branch, export
 
-    from .files import check_output_folder, written_together
+    from ..files import check_output_folder, written_together
 
     check_output_folder(args.out, "out")
     branch = args.branch if args.branch is not None else configured_branch()
@@ -234,7 +235,7 @@ def run_export(args, out=None):
                              out=args.out, branch=branch)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
     _print_reports(rows, paths, out)
-    from .asv_export import QUICK_NOTE
+    from ..asv_export import QUICK_NOTE
     if any(QUICK_NOTE in (row["notes"] or "") for row in rows):
         print(f"WARNING: {QUICK_NOTE}", file=out)
     return 0
@@ -245,7 +246,7 @@ def run_site(args, out=None):
     out = sys.stdout if out is None else out
     import contextlib
 
-    from .asv_site import install_site
+    from ..asv_site import install_site
 
     with contextlib.redirect_stdout(out):
         marked = install_site(args.html)
@@ -264,7 +265,7 @@ def run_train(args, out=None):
     out = sys.stdout if out is None else out
     import time
 
-    from .training import train_model
+    from ..training import train_model
 
     started = time.perf_counter()
     terminal = out.isatty() if hasattr(out, "isatty") else False
@@ -299,7 +300,7 @@ def run_train(args, out=None):
 def run_predict(args, out=None):
     """Predict with a checkpoint for every sample of an input file."""
     out = sys.stdout if out is None else out
-    from .prediction import predict_file
+    from ..prediction import predict_file
 
     result, text = predict_file(args.checkpoint, args.input, args.output, proba=args.proba,
                                 precision=args.precision, framework=args.framework)
@@ -315,10 +316,10 @@ def run_export_onnx(args, out=None):
     out = sys.stdout if out is None else out
     import os
 
-    from .files import check_output_path
-    from .onnx_export import (check_with_onnxruntime, export_onnx, external_data_files,
+    from ..files import check_output_path
+    from ..onnx_export import (check_with_onnxruntime, export_onnx, external_data_files,
                               is_onnx_available)
-    from .prediction import load_model
+    from ..prediction import load_model
 
     check_output_path(args.output, "output", (".onnx",))
     model = load_model(args.checkpoint)
@@ -337,28 +338,16 @@ def run_export_onnx(args, out=None):
         print(f"ONNX Runtime {provider}: largest |difference| from the "
               f"NumPy network's forward on 256 random inputs in [0, 1): {diff:.3e}", file=out)
     else:
-        from .onnx_export import INSTALL_HINT
+        from ..onnx_export import INSTALL_HINT
         print(f"onnxruntime is not installed: the file was not run ({INSTALL_HINT})", file=out)
     return 0
-
-
-def run_check(args, out=None):
-    """Check a user's class against the twin; exit 0 if it matches, 1 if not."""
-    out = sys.stdout if out is None else out
-    from .check import check_model, load_class, report_card
-
-    cls = load_class(args.model)
-    lines, what = check_model(cls, layer_sizes=args.layer_sizes, activations=args.activations,
-                              seed=args.seed, layout=args.layout, time_limit=args.time_limit)
-    print(report_card(lines, what, args.model), file=out)
-    return 1 if any(line.status == "fail" for line in lines) else 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="scratchnet",
         description="A NumPy neural network written from scratch, checked against its PyTorch twin.")
-    from . import __version__
+    from .. import __version__
     parser.add_argument("--version", action="version", version=f"scratchnet {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -509,25 +498,7 @@ def build_parser():
     export_onnx.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     export_onnx.set_defaults(run=run_export_onnx)
 
-    check = commands.add_parser(
-        "check", help="check your own network class against the PyTorch twin",
-        description="Build your class and the PyTorch twin from the same weights and compare "
-                    "forward outputs (float64, float32), one SGD step and several epochs layer "
-                    "by layer, predict, and whether bad input is refused. Exit status 0: it "
-                    "matches; 1: a check failed; 2: the class cannot be loaded or built.")
-    check.add_argument("model", help="package.module:ClassName or path/to/file.py:ClassName")
-    check.add_argument("--layout", choices=["in_out", "out_in"], default="in_out",
-                       help="how your get_weights/set_weights store W: (fan_in, fan_out), the "
-                            "default, or (fan_out, fan_in) as torch.nn.Linear does")
-    check.add_argument("--layer-sizes", type=_int_list, default=[20, 16, 10],
-                       help="the network checked (default: 20,16,10)")
-    check.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
-                       help="one per layer (default: relu,softmax)")
-    check.add_argument("--seed", type=int, default=0, help="weights and data (default: 0)")
-    check.add_argument("--time-limit", type=float, default=60.0,
-                       help="seconds one call of fit, forward or predict may take before it "
-                            "fails its check (default: 60)")
-    check.set_defaults(run=run_check)
+    check_command.add_parser(commands)
 
     export = commands.add_parser(
         "export", help="turn asv's results into the comparison reports and their history",
@@ -591,7 +562,7 @@ def main(argv=None):
     import signal
     import threading
 
-    from . import files
+    from .. import files
 
     parser = build_parser()
     args = parser.parse_args(argv)

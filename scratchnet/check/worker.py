@@ -1,0 +1,116 @@
+"""The worker side of ``scratchnet check``: ``python -m scratchnet.check.worker FD
+PARENT_PID`` loads the user's class and runs its methods when asked, over the socket FD
+(``scratchnet.check.protocol``), so that whatever the user's code does (crash, exit,
+hang, catch every signal) happens in this process and not in the one printing the card.
+
+It only executes: every comparison and every verdict is the parent's. Requests:
+
+- ``{"op": "load", "spec", "python_path"}`` -> the class's name, which protocol methods
+  it has, and its constructor's parameters;
+- ``{"op": "build", "handle", "layer_sizes", "activations", "seed", "loss", "dtype"}``
+  builds an instance (``loader.build_user_class``) and keeps it under ``handle``;
+- ``{"op": "call", "handle", "method", "args", "kwargs"}`` -> ``{"value": what it
+  returned}``; ``{"op": "drop", "handle"}`` forgets an instance.
+
+A call that raises replies ``{"raised": "Type: message", "type", "where"}`` (``"exit"``
+for SystemExit). What the user's code prints goes to this process's stdout and stderr,
+which the parent keeps apart from the card.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import sysconfig
+import traceback
+
+from ..benchmark import die_with_parent
+from . import loader, protocol
+
+#: The methods the checks may call, and report as present or not.
+METHODS = ("fit", "forward", "get_weights", "set_weights", "predict", "loss_and_gradients")
+
+
+def _where(exc):
+    """``file:line`` of the innermost frame in the user's code (not Python's or a
+    library's, unless nothing else is on the traceback)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
+    libraries = tuple(os.path.join(os.path.abspath(sysconfig.get_paths()[key]), "")
+                      for key in ("stdlib", "purelib", "platlib"))
+    mine = [frame for frame in frames
+            if not os.path.abspath(frame.filename).startswith((ours, *libraries))]
+    if not (mine or frames):
+        return ""
+    frame = (mine or frames)[-1]
+    return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+
+
+def _raised(exc):
+    reply = {"raised": loader.describe(exc), "type": type(exc).__name__, "where": _where(exc)}
+    if isinstance(exc, SystemExit):
+        reply["exit"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
+    return reply
+
+
+class Worker:
+    def __init__(self):
+        self.cls, self.instances = None, {}
+
+    def handle(self, request):
+        op = request.get("op")
+        if op == "load":
+            return self.load(request["spec"], request.get("python_path") or [])
+        if op == "build":
+            try:
+                self.instances[request["handle"]] = loader.build_user_class(
+                    self.cls, request["layer_sizes"], request["activations"], request["seed"],
+                    request["dtype"], loss=request["loss"])
+            except loader.CheckError as exc:
+                return {"raised": str(exc), "type": "CheckError", "where": ""}
+            return {"value": None}
+        if op == "call":
+            method = getattr(self.instances[request["handle"]], request["method"])
+            return {"value": method(*request.get("args", []), **request.get("kwargs", {}))}
+        if op == "drop":
+            self.instances.pop(request["handle"], None)
+            return {"value": None}
+        return {"raised": f"unknown request {op!r}", "type": "ValueError", "where": ""}
+
+    def load(self, spec, python_path):
+        sys.path[:0] = [entry for entry in python_path if entry not in sys.path]
+        try:
+            self.cls = loader.load_class(spec)
+        except loader.CheckError as exc:
+            return {"raised": str(exc), "type": "CheckError", "where": ""}
+        names, takes_any = loader.constructor_parameters(self.cls)
+        return {"value": {"name": self.cls.__name__,
+                          "methods": [m for m in METHODS if callable(getattr(self.cls, m, None))],
+                          "parameters": list(names), "takes_any": takes_any}}
+
+
+def main(fd, parent_pid):
+    die_with_parent(int(parent_pid))
+    os.environ[loader.IN_WORKER] = "1"
+    sock = socket.socket(fileno=int(fd))
+    worker = Worker()
+    while True:
+        try:
+            request = protocol.receive(sock)
+        except EOFError:
+            return
+        try:
+            reply = worker.handle(request)
+        except BaseException as exc:  # the user's code: SystemExit, KeyboardInterrupt too
+            reply = _raised(exc)
+        try:
+            protocol.send(sock, reply)
+        except (TypeError, ValueError) as exc:  # a value JSON or npz could not take
+            protocol.send(sock, {"raised": f"its return value could not be sent: {exc}",
+                                 "type": type(exc).__name__, "where": ""})
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
