@@ -7,13 +7,14 @@ use, so NumPy-only work, and the NumPy side of a benchmark, never pays for
 torch or shares a process with it.
 """
 from .base import TrainingDivergedError
+from .batches import batch_order
 from .network import NeuralNetwork
 from .precision import PrecisionConfig
 
 __version__ = "0.1.0"
 
 __all__ = ["NeuralNetwork", "TorchNeuralNetwork", "PrecisionConfig", "is_torch_available",
-           "TrainingDivergedError", "__version__"]
+           "TrainingDivergedError", "batch_order", "__version__"]
 
 _FROM_PYTORCH_MODEL = ("TorchNeuralNetwork", "is_torch_available")
 

@@ -98,20 +98,20 @@ def report_card(lines, what, name, printed=""):
 
 
 def summarize_output(text, limit=40):
-    """What the user's code printed, each run of identical lines once with its count, at
-    most ``limit`` lines; empty when it printed nothing."""
-    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    if not lines:
+    """What the user's code printed, each line once with the count of the lines like it
+    (the same but for their numbers: "Epoch 0 complete", "Epoch 1 complete"), in the order
+    first seen, at most ``limit`` lines; empty when it printed nothing."""
+    seen = {}
+    for line in text.splitlines():
+        if line.strip():
+            key = re.sub(r"\d+", "N", line.rstrip())
+            first, count = seen.get(key, (line.rstrip(), 0))
+            seen[key] = (first, count + 1)
+    if not seen:
         return ""
-    runs = []
-    for line in lines:
-        key = re.sub(r"\d+", "N", line)  # "Epoch 0 complete", "Epoch 1 complete": one run
-        if runs and runs[-1][0] == key:
-            runs[-1][2] += 1
-        else:
-            runs.append([key, line, 1])
+    runs = list(seen.values())
     shown = [f"  | {line}" + (f"   (and {count - 1} more like it)" if count > 1 else "")
-             for _, line, count in runs[:limit]]
+             for line, count in runs[:limit]]
     if len(runs) > limit:
         shown.append(f"  | ... {len(runs) - limit} more")
     return "what your class printed or warned (shown once, not part of the card):\n" + "\n".join(shown)

@@ -137,10 +137,11 @@ def matching_convention(c, declared, n_rows, n_outputs):
 
 def convention_diagnosis(convention, declared, factor, what="update"):
     flags = convention.flags() or "no flags (the default: mean over the outputs and the samples)"
-    scaled = f" exactly {factor:.4g} times the twin's" if factor is not None else " the twin's under it"
+    exactly = f", exactly {factor:.4g} times the declared one's" if factor is not None else ""
     return Diagnosis(
-        "convention", f"every W and b {what} is{scaled}: your loss is {convention.describe()}, "
-                      f"where the check assumed {declared.describe()}; declare it with {flags}",
+        "convention", f"your loss is {convention.describe()}, where the check assumed "
+                      f"{declared.describe()}: every W and b {what} is the twin's under that "
+                      f"convention{exactly}; declare it with {flags}",
         factor=factor, convention=convention, variant=Variant(loss=convention))
 
 

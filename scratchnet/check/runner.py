@@ -18,7 +18,7 @@ from ..precision import PrecisionConfig
 from ..validation import check_architecture, check_int, check_seed
 from .card import Line
 from .checks import CHECKS, Context, yield_checks
-from .loader import LAYOUTS, CheckError, absolute_spec, check_spec, class_spec
+from .loader import LAYOUTS, CheckError, check_spec, class_spec
 from .session import Session, UserRaised, WorkerDied
 from .user import UserClass
 from .view import ShapeError, WeightsError
@@ -123,7 +123,8 @@ def check_model(model, *, on_line=None, python_path=None, **arguments):
     against the twin (``Card``). ``arguments`` are ``make_settings``'s. Raises CheckError
     if the class cannot be loaded or built or lacks the protocol's methods."""
     settings = make_settings(**arguments)
-    spec = absolute_spec(model) if isinstance(model, str) else class_spec(model, "model")
+    # the worker starts in this folder: a relative spec means what the user typed
+    spec = model if isinstance(model, str) else class_spec(model, "model")
     check_spec(spec)
     name = model if isinstance(model, str) else model.__name__
     with Session(spec, settings.time_limit, sys.path if python_path is None else python_path) as session:

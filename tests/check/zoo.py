@@ -331,3 +331,20 @@ class ExitsInForward(Student):
         if np.isnan(np.asarray(X)).any():
             raise SystemExit(3)
         return super().forward(X)
+
+
+class BrokenForward(Student):
+    def forward(self, X):
+        raise RuntimeError("forward is not written yet")
+
+
+class FixedDepth(Student):
+    """Ignores layer_sizes: always three layers."""
+
+    def __init__(self, layer_sizes, activations, seed=0):
+        super().__init__([layer_sizes[0], 16, 16, layer_sizes[-1]], ["relu", "relu", "softmax"], seed)
+
+    def set_weights(self, weights):
+        if len(weights) != 3:
+            raise ValueError(f"expected 3 (W, b) pairs, got {len(weights)}")
+        super().set_weights(weights)
