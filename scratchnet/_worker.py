@@ -127,7 +127,30 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     if isinstance(model, BaseNetwork):
         history = make_model().fit(X_train, y_train, validation_data=(X_test, y_test), **fit_args)
         row["history"] = {name: [float(v) for v in values] for name, values in history.items()}
-    return row, _finite_outputs(model, X_test)
+    outputs = _finite_outputs(model, X_test)
+    if framework.spec and (framework.samples, framework.outputs) != ("mean", "mean"):
+        _parity_under_convention(row, outputs, framework, job, config, fit_args)
+    return row, outputs
+
+
+def _parity_under_convention(row, outputs, framework, job, config, fit_args):
+    """A user class that declared its loss's reductions: its parity against the twin (or,
+    without torch, the NumPy network) trained here under that convention, untimed, from the
+    same weights on the same batches."""
+    from .losses import LossConvention
+    from .network import NeuralNetwork
+    from .pytorch_model import TorchNeuralNetwork, is_torch_available
+    convention = LossConvention(job.loss, framework.samples, framework.outputs)
+    cls = TorchNeuralNetwork if is_torch_available() else NeuralNetwork
+    reference = cls(job.layer_sizes, job.activations, precision_config=config, seed=job.seed,
+                    loss=convention)
+    X_train, y_train, X_test, _ = job.data
+    reference.fit(X_train, y_train, **fit_args)
+    row["parity_max_abs_diff"] = float(np.max(np.abs(
+        outputs - np.asarray(reference.predict_proba(X_test), dtype=np.float64))))
+    row["notes"] = "; ".join(filter(None, [row["notes"], (
+        f"parity against {'the twin' if cls is TorchNeuralNetwork else 'scratch_numpy'} "
+        f"trained under your loss, {convention.text}")]))
 
 
 def _time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test):

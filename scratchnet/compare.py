@@ -27,6 +27,8 @@ import numpy as np
 from . import benchmark, contention, frameworks as registry, presets
 from .data import load_dataset
 from .job import Job
+from .losses import LossConvention
+from .metrics import NOT_LIKE_FOR_LIKE, PARITY_LIMIT
 from .precision import TRAIN_DTYPES, check_dtype_name
 from .ratios import RATIO_COLUMNS, ratio_with_interval
 from .reports import COLUMNS
@@ -217,7 +219,14 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
                          f"got {frameworks!r}")
     # the report's fixed order, the user's rows last
     frameworks = [f for f in FRAMEWORKS if f in frameworks] + list(user)
-    job.models = {name: {"spec": entry.spec, "layout": entry.layout} for name, entry in user.items()}
+    for name, entry in user.items():  # cross-entropy has no reduction over the outputs
+        try:
+            LossConvention(job.loss, entry.samples, entry.outputs)
+        except ValueError as exc:
+            raise ValueError(f"models[{name!r}]: {exc}") from None
+    job.models = {name: {"spec": entry.spec, "layout": entry.layout, "samples": entry.samples,
+                         "outputs": entry.outputs, "takes_loss": entry.takes_loss}
+                  for name, entry in user.items()}
     job.python_path = [os.path.abspath(entry) for entry in sys.path] if user else []
     job.dataset = dataset or default_dataset(sizes[0], job.n_samples)
     n_test = held_out_size(job.n_samples)
@@ -227,14 +236,27 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
 
 
 def _user_frameworks(models, layout):
-    """{row name: registry entry} of ``models`` (see ``benchmark_scratch_vs_torch``)."""
+    """{row name: registry entry} of ``models`` (see ``benchmark_scratch_vs_torch``): each a
+    class, its spec, or a dict ``{"model": class or spec, "layout", "samples", "outputs"}``."""
     if models is None:
         return {}
     if not isinstance(models, dict):
         raise TypeError(f"models must be a dict of row name -> class or 'module:Class', got "
                         f"{type(models).__name__}")
-    return {name: model if isinstance(model, registry.Framework) and model.spec
-            else registry.user_framework(name, model, layout) for name, model in models.items()}
+    entries = {}
+    for name, model in models.items():
+        if isinstance(model, registry.Framework) and model.spec:
+            entries[name] = model
+            continue
+        declared = dict(model) if isinstance(model, dict) else {"model": model}
+        unknown = set(declared) - {"model", "layout", "samples", "outputs"}
+        if unknown or "model" not in declared:
+            raise ValueError(f"models[{name!r}]: a dict takes 'model' and optionally 'layout', "
+                             f"'samples', 'outputs', got keys {sorted(declared)}")
+        entries[name] = registry.user_framework(
+            name, declared["model"], declared.get("layout", layout),
+            declared.get("samples", "mean"), declared.get("outputs", "mean"))
+    return entries
 
 
 def run_comparison(prepared, instructions=False, progress=None, clock=time.monotonic):
@@ -259,6 +281,9 @@ def run_comparison(prepared, instructions=False, progress=None, clock=time.monot
         if proba is not None:
             probabilities[framework] = proba
     _add_parity(rows, probabilities, job.models)
+    for row in rows:
+        if row["framework"] in job.models:
+            diagnose_user_row(row, job)
     if job.roofline:
         add_roofline(rows)
     if instructions:
@@ -506,7 +531,49 @@ def _add_parity(rows, probabilities, users=()):
     reference = registry.TWIN if registry.TWIN in probabilities else registry.SCRATCH
     for row in rows:
         mine = probabilities.get(row["framework"])
-        if row["framework"] in users and mine is not None and reference in probabilities:
+        if row["framework"] in users and mine is not None and reference in probabilities \
+                and row.get("parity_max_abs_diff") is None:  # not the worker's own reference
             row["parity_max_abs_diff"] = float(np.max(np.abs(mine - probabilities[reference])))
             if reference != registry.TWIN:
                 row["notes"] += "; parity against scratch_numpy: the twin did not run"
+
+
+def diagnose_user_row(row, job):
+    """A user class's row whose parity is above ``PARITY_LIMIT``: the ``diagnosis`` column
+    says what differs, from ``scratchnet check`` on the run's network and convention (the
+    variant of the twin that reproduces the class's weights), and whether the class makes
+    another number of updates per epoch than the twin (then its time per epoch is not like
+    for like); a class that does not take ``loss`` under a loss other than MSE is told it
+    trained its own."""
+    user = job.models[row["framework"]]
+    if not user.get("takes_loss", True) and job.loss != "mse":
+        row["notes"] = "; ".join(filter(None, [row["notes"], (
+            f"WARNING: your class does not take loss, so it trained with its own loss, not "
+            f"--loss {job.loss}")]))
+    parity = row.get("parity_max_abs_diff")
+    if row["status"] == "ok" and parity is not None and parity > PARITY_LIMIT[job.precision]:
+        row["diagnosis"] = _what_differs(user, job)
+
+
+def _what_differs(user, job):
+    from .check import CheckError, check_model
+    try:
+        card = check_model(user["spec"], layer_sizes=job.layer_sizes, activations=job.activations,
+                           layout=user["layout"], loss=LossConvention(job.loss, user["samples"],
+                                                                      user["outputs"]),
+                           time_limit=min(job.time_limit, 120.0),
+                           python_path=job.python_path or sys.path)
+    except (CheckError, ValueError) as exc:
+        return f"scratchnet check could not run on it: {exc}"
+    found = next((line for line in card.lines if line.status in ("fail", "warn")
+                  and line.key in ("forward_float64", "one_step", "epochs")), None)
+    if found is None:
+        return ("scratchnet check finds no difference in float64 on its own data: the gap "
+                f"comes from this run's data or its {job.precision} arithmetic")
+    text = f"scratchnet check, {found.check}: {found.detail}"
+    twin = -(-job.n_samples // job.batch_size)
+    updates = {"full_batch": 1, "drop_last": job.n_samples // job.batch_size}.get(found.code)
+    if updates is not None and updates != twin:
+        text += (f"; it makes {updates} update{'s' * (updates != 1)} per epoch where the twin "
+                 f"makes {twin}: {NOT_LIKE_FOR_LIKE}")
+    return text

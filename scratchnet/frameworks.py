@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .check import loader
+from .losses import LossConvention
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Framework:
     build_kwargs: dict = field(default_factory=dict)  # passed to the class besides the settings
     spec: str | None = None  # a user class: "module:Class" or "file.py:Class"
     layout: str = "in_out"  # a user class: how it stores W
+    samples: str = "mean"  # a user class: how its loss reduces over a batch's samples
+    outputs: str = "mean"  # ... and, for MSE, over a sample's outputs (LossConvention)
+    takes_loss: bool = True  # a user class: its constructor takes ``loss``
 
 
 def _numpy_network():
@@ -175,29 +179,54 @@ def check_model_name(name):
     return name
 
 
-def user_framework(name, model, layout="in_out"):
+def user_framework(name, model, layout="in_out", samples="mean", outputs="mean"):
     """The entry of a user's class: ``model`` is a class or its spec, ``"package.module:Class"``
-    or ``"path/to/file.py:Class"``. A class must be importable again in a fresh worker
-    process: from its module, or from the file of the script that defined it (run there
-    under another name, so its ``if __name__ == "__main__":`` block does not run)."""
+    or ``"path/to/file.py:Class"``; ``samples`` and ``outputs`` declare its loss's
+    reductions (``scratchnet.losses.LossConvention``). A class must be importable again in
+    a fresh worker process: from its module, or from the file of the script that defined it
+    (run there under another name, so its ``if __name__ == "__main__":`` block does not run)."""
     name = check_model_name(name)
     if layout not in loader.LAYOUTS:
         raise ValueError(f"layout must be one of {list(loader.LAYOUTS)}, got {layout!r}")
+    LossConvention("mse", samples, outputs)  # ValueError naming what is accepted
     if isinstance(model, str):
         if model.count(":") == 1 and model.split(":")[0].endswith(".py"):
             where, cls_name = model.split(":")
             model = f"{os.path.abspath(where)}:{cls_name}"  # the worker may run elsewhere
-        loader.load_class(model)  # fails here, naming the spec, rather than in every worker
+        cls = loader.load_class(model)  # fails here, naming the spec, not in every worker
         spec = model
     else:
-        spec = class_spec(model, name)
-    return user_entry(name, spec, layout)
+        cls, spec = model, class_spec(model, name)
+    parameters, _ = loader.constructor_parameters(cls)
+    return user_entry(name, spec, layout, samples, outputs, takes_loss="loss" in parameters)
 
 
-def user_entry(name, spec, layout="in_out"):
+def user_entry(name, spec, layout="in_out", samples="mean", outputs="mean", takes_loss=True):
     """The registry entry of a user class already checked by ``user_framework``."""
     return Framework(name, f"your class {spec}", lambda: _user_factory(spec, layout),
-                     blas=_numpy_blas, counted=False, spec=spec, layout=layout)
+                     blas=_numpy_blas, counted=False, spec=spec, layout=layout,
+                     samples=samples, outputs=outputs, takes_loss=takes_loss)
+
+
+#: The options a --model value may end with after "@": a layout, and the reductions.
+_MODEL_OPTIONS = re.compile(r"(?:(?:in_out|out_in|samples=\w+|outputs=\w+),?)+")
+
+
+def parse_model_value(value, layout="in_out"):
+    """``(name, spec, options)`` of a --model value ``[NAME=]SPEC[@OPTIONS]``: OPTIONS are
+    comma-separated ``out_in`` (or ``in_out``), ``samples=mean|sum`` and
+    ``outputs=mean|sum|half_sum``; NAME defaults to the class's name, the layout to
+    ``layout``."""
+    spec, _, tail = value.rpartition("@")
+    if not spec or not _MODEL_OPTIONS.fullmatch(tail):
+        spec, tail = value, ""
+    name, spec = (spec.split("=", 1) if "=" in spec.split(":")[0]
+                  else (spec.split(":")[-1], spec))
+    options = {"layout": layout}
+    for item in filter(None, tail.split(",")):
+        key, _, setting = item.partition("=")
+        options.update({key: setting} if setting else {"layout": key})
+    return name, spec, options
 
 
 def _user_factory(spec, layout):

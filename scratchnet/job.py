@@ -39,7 +39,8 @@ class Job:
     target_accuracy: float | None = None  # also time training to this held-out accuracy
     max_epochs: int = 50  # ... for at most this many epochs
     dataset: str = ""  # "digits" or "synthetic"
-    #: user frameworks: row name -> {"spec": "module:Class" or "/path/file.py:Class", "layout"}
+    #: user frameworks: row name -> {"spec": "module:Class" or "/path/file.py:Class",
+    #: "layout", "samples", "outputs", "takes_loss"} (``frameworks.user_entry``'s arguments)
     models: dict = dataclasses.field(default_factory=dict)
     #: the parent's sys.path, so a worker imports a user's module from where the parent did
     python_path: list = dataclasses.field(default_factory=list)

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Largest parity of a user class that computes what the twin computes, after training:
+#: float32 round-off grows over the epochs (scratch_numpy's own is ~1e-7 on the presets).
+PARITY_LIMIT = {"float32": 1e-4, "float64": 1e-8}
+
+#: What a user row's diagnosis says when the class makes another number of updates per
+#: epoch than the twin: its time per epoch then measures other work.
+NOT_LIKE_FOR_LIKE = "its train time per epoch is not like for like"
+
 #: What a speed ratio divides, everywhere: a hand-written network's median over a
 #: framework's (on a framework's row scratch_numpy over it; on a user class's row the class
 #: over the PyTorch twin), so below 1 the hand-written network is faster.

@@ -14,7 +14,7 @@ import os
 from . import contention
 from .files import WriteError, atomic_write, atomic_write_text, remove_quietly, written_together
 from .frameworks import REGISTRY, SCRATCH, TWIN
-from .metrics import timed
+from .metrics import NOT_LIKE_FOR_LIKE, PARITY_LIMIT, timed
 from .ratios import RATIO_COLUMNS
 
 #: The spec's keys first, in its order, then spreads, settings and versions.
@@ -32,7 +32,7 @@ COLUMNS = SPEC_COLUMNS + [
     "time_to_accuracy_status", "best_accuracy", "evaluation_time_s",
     *[f"{column}{suffix}" for column in TIMED for suffix in ("_q25", "_q75")],
     "peak_traced_mb", "peak_memory_method", "peak_gpu_memory_mb",
-    "train_accuracy", "parity_max_abs_diff",
+    "train_accuracy", "parity_max_abs_diff", "diagnosis",
     *[f"{ratio}{suffix}" for ratio in RATIO_COLUMNS.values() for suffix in ("", "_ci_low", "_ci_high")],
     "target_ci", "rounds_stopped_by",
     "disturbed", *contention.COLUMNS,
@@ -203,9 +203,6 @@ def _by_group(rows):
     return groups
 
 
-#: Largest parity of a user class that computes what the twin computes, after training:
-#: float32 round-off grows over the epochs (scratch_numpy's own is ~1e-7 on the presets).
-PARITY_LIMIT = {"float32": 1e-4, "float64": 1e-8}
 
 
 def _user_lines(prefix, user, torch_row):
@@ -218,10 +215,13 @@ def _user_lines(prefix, user, torch_row):
                 f"scratch_numpy = {format_number(user.get('parity_max_abs_diff'))}"]
     lines = [line for column, what in _TIMES
              if (line := _ratio_line(prefix, what, user, torch_row, column, holder=user))]
+    if NOT_LIKE_FOR_LIKE in (user.get("diagnosis") or "") and lines:
+        lines[0] += f" - NOT LIKE FOR LIKE: {name} makes another number of updates per epoch (below)"
     parity = user.get("parity_max_abs_diff")
     verdict = ("" if parity is None or parity <= PARITY_LIMIT[user["precision"]] else
-               f": above {PARITY_LIMIT[user['precision']]:g}, so {name} does not compute what the "
-               f"twin computes; `scratchnet check` names the layer that differs")
+               f": above {PARITY_LIMIT[user['precision']]:g}: "
+               + (user.get("diagnosis") or f"{name} does not compute what the twin computes; "
+                                            f"`scratchnet check` names the layer that differs"))
     lines.append(f"{prefix}Parity: largest |p_{name} - p_torch| on the held-out split = "
                  f"{format_number(parity)} ({user['precision']}); accuracy "
                  f"{format_number(user['final_accuracy'])} vs "

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from ..base import TrainingDivergedError
 from ..losses import LossConvention
 from ..precision import PrecisionConfig
 from ..validation import check_architecture, check_int, check_seed
@@ -76,7 +77,11 @@ def make_settings(layer_sizes=(20, 16, 10), activations=("relu", "softmax"), see
                          f"{n_samples}")
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-    return Settings(sizes, names, convention, check_seed(seed), layout, n_samples, float(alpha),
+    # every convention takes steps of the same size: the declared one's factor for a full
+    # batch divides the learning rate (a sum over 16 samples and 10 outputs would otherwise
+    # step 160 times as far as the default, and diverge)
+    alpha = float(alpha) / convention.scale(Settings.batch_size, sizes[-1])
+    return Settings(sizes, names, convention, check_seed(seed), layout, n_samples, alpha,
                     time_limit=check_time_limit(time_limit))
 
 
@@ -170,6 +175,9 @@ def _run(check, context):
         return check.run(context)
     except (UserRaised, WorkerDied, ShapeError, WeightsError) as exc:
         return failed_line(exc, context)
+    except TrainingDivergedError as exc:
+        return Line("", "skip", code="not_run", detail=f"the twin itself diverged at these "
+                                                       f"settings, so there is nothing to compare: {exc}")
 
 
 def failed_line(exc, context):

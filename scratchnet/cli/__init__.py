@@ -103,6 +103,8 @@ def _flag_text(value):
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
+#: compare's exit status when --strict is given and a --model row is an error.
+EXIT_MODEL_ERROR = 1
 #: compare's exit status when --strict is given and a row was measured on a busy machine.
 EXIT_DISTURBED = 3
 
@@ -181,6 +183,12 @@ def run_compare(args, out=None):
         print("\ninstructions (valgrind, one thread; a regression signal, not a speed; "
               "scratch/this: scratch_numpy's count over this row's)", file=out)
         print(instructions_table(rows), file=out)
+    broken = [row["framework"] for row in rows if row["framework"] in models
+              and row["status"] == "error"]
+    if args.strict and broken:
+        print(f"scratchnet compare: exit status {EXIT_MODEL_ERROR} (--strict): the row of "
+              f"{', '.join(sorted(set(broken)))} is an error", file=sys.stderr)
+        return EXIT_MODEL_ERROR
     busy = disturbed_rows(rows)
     if args.strict and busy:
         print(f"scratchnet compare: exit status {EXIT_DISTURBED} (--strict): "
@@ -190,15 +198,15 @@ def run_compare(args, out=None):
 
 
 def _user_models(values, layout):
-    """{row name: registry entry} of the --model values: ``[NAME=]module:Class`` or
-    ``[NAME=]path/file.py:Class``, NAME defaulting to the class's name."""
-    from ..frameworks import user_framework
+    """{row name: registry entry} of the --model values ``[NAME=]SPEC[@OPTIONS]``
+    (``frameworks.parse_model_value``), NAME defaulting to the class's name."""
+    from ..frameworks import parse_model_value, user_framework
     models = {}
     for value in values or []:
-        name, spec = value.split("=", 1) if "=" in value.split(":")[0] else (value.split(":")[-1], value)
+        name, spec, options = parse_model_value(value, layout)
         if name in models:
             raise ValueError(f"--model: two rows named {name!r}; name one NAME=SPEC")
-        models[name] = user_framework(name, spec, layout)
+        models[name] = user_framework(name, spec, **options)
     return models
 
 
@@ -419,8 +427,9 @@ def build_parser():
                          help="seconds --target-ci may spend per configuration "
                               f"(default: {DEFAULT_MAX_TIME:g})")
     compare.add_argument("--strict", action="store_true",
-                         help=f"exit with status {EXIT_DISTURBED} when a row was measured while "
-                              "other work competed for the CPU (for CI)")
+                         help=f"exit with status {EXIT_MODEL_ERROR} when a --model row is an "
+                              f"error, {EXIT_DISTURBED} when a row was measured while other work "
+                              f"competed for the CPU (for CI)")
     compare.add_argument("--instructions", action="store_true",
                          help="also count the CPU instructions of one training step and one "
                               "inference under valgrind (one thread; deterministic; needs valgrind)")
@@ -438,11 +447,15 @@ def build_parser():
     compare.add_argument("--with-onnxruntime", action="store_true",
                          help="add an onnxruntime row: the scratch network exported to ONNX and "
                               "run by ONNX Runtime (inference metrics only; needs onnx and onnxruntime)")
-    compare.add_argument("--model", action="append", metavar="[NAME=]SPEC",
+    compare.add_argument("--model", action="append", metavar="[NAME=]SPEC[@OPTIONS]",
                          help="add a row for your own class, SPEC = package.module:ClassName or "
                               "path/to/file.py:ClassName (repeatable; NAME defaults to the class "
                               "name); measured like the others from scratchnet's initial weights, "
-                              "its speed and parity taken against the PyTorch twin")
+                              "its speed and parity taken against the PyTorch twin. OPTIONS, "
+                              "comma-separated: out_in (its layout, overriding --layout), "
+                              "samples=mean|sum and outputs=mean|sum|half_sum (its loss's "
+                              "reductions, as check's flags: its parity is then against the twin "
+                              "trained that way)")
     compare.add_argument("--time-limit", type=float, metavar="SECONDS",
                          help=f"stop a worker that runs longer (its row becomes an error), e.g. "
                               f"a --model class whose fit never returns (default: "
