@@ -12,29 +12,7 @@ from ..onnx_export import DEFAULT_OPSET
 from ..presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
 from ..training import TRAIN_FRAMEWORKS
 from . import check as check_command
-
-
-def _int_list(text):
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 784,64,10, "
-                                         f"got {text!r}") from None
-
-
-def _threads(text):
-    """--threads: a positive integer, or "all" for every core this process may use."""
-    if text == "all":
-        from ..benchmark import available_cores
-        return available_cores()
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of threads or 'all', got {text!r}") from None
-
-
-def _name_list(text):
-    return [part.strip() for part in text.split(",")]
+from .arguments import int_list as _int_list, name_list as _name_list, threads as _threads
 
 
 def _add_training_arguments(parser):
@@ -114,7 +92,7 @@ def run_compare(args, out=None):
     out = sys.stdout if out is None else out
     from ..compare import ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison, run_comparison
     from ..files import check_output_folder
-    from ..reports import disturbed_rows, instructions_table, roofline_table, write_reports
+    from ..reports import instructions_table, roofline_table, write_reports
 
     check_output_folder(args.out, "out")
     names = list(PRESETS) if args.preset == "all" else [args.preset]
@@ -183,14 +161,21 @@ def run_compare(args, out=None):
         print("\ninstructions (valgrind, one thread; a regression signal, not a speed; "
               "scratch/this: scratch_numpy's count over this row's)", file=out)
         print(instructions_table(rows), file=out)
-    broken = [row["framework"] for row in rows if row["framework"] in models
-              and row["status"] == "error"]
-    if args.strict and broken:
+    return _strict_status(rows, models) if args.strict else 0
+
+
+def _strict_status(rows, models):
+    """--strict: 1 where a --model row is an error, 3 where a row was measured on a busy
+    machine, else 0; the reason on stderr."""
+    from ..reports import disturbed_rows
+    broken = sorted({row["framework"] for row in rows if row["framework"] in models
+                     and row["status"] == "error"})
+    if broken:
         print(f"scratchnet compare: exit status {EXIT_MODEL_ERROR} (--strict): the row of "
-              f"{', '.join(sorted(set(broken)))} is an error", file=sys.stderr)
+              f"{', '.join(broken)} is an error", file=sys.stderr)
         return EXIT_MODEL_ERROR
     busy = disturbed_rows(rows)
-    if args.strict and busy:
+    if busy:
         print(f"scratchnet compare: exit status {EXIT_DISTURBED} (--strict): "
               f"{len(busy)} rows were measured on a busy machine", file=sys.stderr)
         return EXIT_DISTURBED

@@ -7,6 +7,7 @@ import math
 import sys
 
 from ..losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS
+from .arguments import int_list, name_list
 
 #: Exit statuses: every check passed (warnings allowed), a check failed, the class could not
 #: be loaded or built (``main`` turns CheckError, a ValueError, into 2).
@@ -26,7 +27,6 @@ def positive_seconds(text):
 
 
 def add_parser(commands):
-    from . import _int_list, _name_list
     check = commands.add_parser(
         "check", help="check your own network class against the PyTorch twin",
         description="Build your class (in a worker process of its own) and the PyTorch twin "
@@ -41,9 +41,9 @@ def add_parser(commands):
     check.add_argument("--layout", choices=["in_out", "out_in"], default="in_out",
                        help="how your get_weights/set_weights store W: (fan_in, fan_out), the "
                             "default, or (fan_out, fan_in) as torch.nn.Linear does")
-    check.add_argument("--layer-sizes", type=_int_list, default=[20, 16, 10],
+    check.add_argument("--layer-sizes", type=int_list, default=[20, 16, 10],
                        help="the network checked (default: 20,16,10)")
-    check.add_argument("--activations", type=_name_list, default=["relu", "softmax"],
+    check.add_argument("--activations", type=name_list, default=["relu", "softmax"],
                        help="one per layer (default: relu,softmax)")
     check.add_argument("--loss", choices=sorted(LOSSES), default="mse",
                        help="your loss: mse on the outputs (default) or cross_entropy on the "

@@ -71,7 +71,7 @@ def test_check_ends_when_told_whatever_the_class_catches(sent, status):
     time.sleep(0.5)  # into the fit that never returns
     process.send_signal(sent)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == status, err
+    assert process.returncode == status, (process.returncode, out[-2000:], err[-2000:])
     assert ("terminated" if sent == signal.SIGTERM else "interrupted") in err
     assert "PASS  set_weights then get_weights" in seen
     leftover = subprocess.run(["pgrep", "-f", "scratchnet.check.worker"], capture_output=True, text=True)

@@ -1,0 +1,61 @@
+"""When ``fit`` calls training diverged: the rule, its factor and the error it raises,
+shared by both networks (``scratchnet.base`` checks them in the same places)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+#: How far past its scale a loss or a weight may go before ``fit`` calls training diverged.
+DIVERGENCE_FACTOR = 1000.0
+
+
+class TrainingDivergedError(FloatingPointError):
+    """``fit`` found that training blew up; the model keeps the weights from before the
+    update after which it was found.
+
+    The rules, checked by both frameworks in the same places:
+
+    - a batch's loss, or a weight after an epoch, is not finite;
+    - a batch's loss exceeds ``DIVERGENCE_FACTOR`` times the larger of the fit's first
+      batch loss and the loss of a guess that knows nothing (1/K for every class:
+      ln K for cross-entropy, (K - 1)/K^2 for MSE);
+    - after an epoch, a weight or bias of a layer exceeds ``DIVERGENCE_FACTOR`` times the
+      larger of the standard deviation that layer was initialized with and its largest
+      weight when the fit started. A saturated softmax or sigmoid output can keep an MSE
+      loss small while its weights run away; this rule catches that.
+
+    A network that has merely stopped learning (dead ReLUs, saturated outputs at
+    moderate weights) is not flagged: its accuracy shows it.
+
+    ``epoch`` and ``batch`` (1-based; ``batch`` is None when the weights, not a
+    loss, went non-finite) say where; ``history`` holds the completed epochs.
+    """
+
+    def __init__(self, message, epoch, batch, history):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+
+
+def _largest(W, b):
+    """max |w| over a layer's weights and bias (NaN if one is NaN), without a temporary."""
+    extremes = (float(W.max()), -float(W.min()), float(b.max()), -float(b.min()))
+    return math.nan if any(map(math.isnan, extremes)) else max(extremes)
+
+
+def _surely_below(W, b, bound):
+    """True when every |w| of a layer's weights and bias is finite and below ``bound``,
+    shown by their sum of squares (each |w| is at most its square root) in one BLAS pass
+    per array instead of four reductions; False when that does not show it (the caller
+    then looks at the largest |w| itself). NaN and inf fail it. Summed in the arrays'
+    dtype, n squares can come out low by a relative (n + 1) * eps at most, in any order
+    of summation; the test allows for that, and is not tried where that could reach 1/2."""
+    n_eps = (W.size + b.size + 1) * float(np.finfo(W.dtype).eps)
+    if n_eps >= 0.5:
+        return False
+    W = W.ravel(order="K")  # a view of a C- or Fortran-ordered W (the PyTorch twin's W.T)
+    squares = float(np.vdot(W, W)) + float(np.vdot(b, b))
+    return squares < bound * bound * (1 - n_eps)
