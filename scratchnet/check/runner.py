@@ -133,14 +133,16 @@ def check_model(model, *, on_line=None, python_path=None, **arguments):
     check_spec(spec)
     name = model if isinstance(model, str) else model.__name__
     with Session(spec, settings.time_limit, sys.path if python_path is None else python_path) as session:
-        session.start()
+        session.launch()
+        reference = make_reference(settings, "float64")  # torch loads while the worker starts
+        session.loaded()
         user = UserClass(session, settings)
         missing = [method for method in ("fit", "forward", "get_weights", "set_weights")
                    if not user.has(method)]
         if missing:
             raise CheckError(f"{user.name} lacks {', '.join(missing)}: the protocol needs fit, "
                              f"forward, get_weights and set_weights")
-        context = _context(settings, user)
+        context = _context(settings, user, reference)
         lines = []
         for check in yield_checks(user):
             line = _run(check, context)
@@ -151,11 +153,10 @@ def check_model(model, *, on_line=None, python_path=None, **arguments):
         return Card(name, reference_name(), lines, settings, session.printed())
 
 
-def _context(settings, user):
+def _context(settings, user, reference):
     rng = np.random.default_rng(settings.seed)
     X = rng.random((settings.n_samples, settings.layer_sizes[0]))  # (N, D)
     y = np.arange(settings.n_samples) % settings.layer_sizes[-1]  # every class present
-    reference = make_reference(settings, "float64")
     start = [(np.asarray(W, np.float64), np.asarray(b, np.float64))
              for W, b in reference.get_weights()]
     references = {"float64": reference}

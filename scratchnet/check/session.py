@@ -51,6 +51,12 @@ class Session:
     # ------------------------------------------------------------ lifetime
     def start(self):
         """Start the worker and load the class; CheckError if it cannot be loaded."""
+        self.launch()
+        self.loaded()
+
+    def launch(self):
+        """Start the worker and ask it to load the class, without waiting for it (its
+        imports run while this process builds the twin)."""
         ours, theirs = socket.socketpair()
         env = dict(os.environ, **{IN_WORKER: "1"})
         try:
@@ -62,9 +68,12 @@ class Session:
         finally:
             theirs.close()
         self.sock, self.starts = ours, self.starts + 1
+        protocol.send(self.sock, {"op": "load", "spec": self.spec, "python_path": self.python_path})
+
+    def loaded(self):
+        """Wait for the class to be loaded; CheckError if it cannot be."""
         try:
-            self.info = self._exchange({"op": "load", "spec": self.spec,
-                                        "python_path": self.python_path}, "importing the class")
+            self.info = self._reply("importing the class")
         except UserRaised as exc:
             self.close()
             raise CheckError(exc.text) from None
@@ -111,6 +120,12 @@ class Session:
     def _exchange(self, message, during):
         try:
             protocol.send(self.sock, message)
+        except OSError:
+            raise WorkerDied(f"{during}: {self._ended()}") from None
+        return self._reply(during)
+
+    def _reply(self, during):
+        try:
             self.sock.settimeout(self.time_limit)
             reply = protocol.receive(self.sock)
         except socket.timeout:
