@@ -148,6 +148,7 @@ def _parity_under_convention(row, outputs, framework, job, config, fit_args):
     reference.fit(X_train, y_train, **fit_args)
     row["parity_max_abs_diff"] = float(np.max(np.abs(
         outputs - np.asarray(reference.predict_proba(X_test), dtype=np.float64))))
+    row["loss"] = convention.text  # this row's loss, declared; the others' is job.loss
     row["notes"] = "; ".join(filter(None, [row["notes"], (
         f"parity against {'the twin' if cls is TorchNeuralNetwork else 'scratch_numpy'} "
         f"trained under your loss, {convention.text}")]))

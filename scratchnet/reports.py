@@ -218,14 +218,21 @@ def _user_lines(prefix, user, torch_row):
     if NOT_LIKE_FOR_LIKE in (user.get("diagnosis") or "") and lines:
         lines[0] += f" - NOT LIKE FOR LIKE: {name} makes another number of updates per epoch (below)"
     parity = user.get("parity_max_abs_diff")
-    verdict = ("" if parity is None or parity <= PARITY_LIMIT[user["precision"]] else
-               f": above {PARITY_LIMIT[user['precision']]:g}: "
+    above = parity is not None and parity > PARITY_LIMIT[user["precision"]]
+    verdict = ("" if not above else f": above {PARITY_LIMIT[user['precision']]:g}: "
                + (user.get("diagnosis") or f"{name} does not compute what the twin computes; "
                                             f"`scratchnet check` names the layer that differs"))
-    lines.append(f"{prefix}Parity: largest |p_{name} - p_torch| on the held-out split = "
-                 f"{format_number(parity)} ({user['precision']}); accuracy "
-                 f"{format_number(user['final_accuracy'])} vs "
-                 f"{format_number(torch_row['final_accuracy'])}{verdict}")
+    # a row that declared its loss's reductions was compared with the twin trained that way
+    against = ("" if user.get("loss") == torch_row.get("loss") else
+               f" (against the twin trained under its loss, {user.get('loss')})")
+    accuracy = (f"accuracy {format_number(user['final_accuracy'])} vs "
+                f"{format_number(torch_row['final_accuracy'])}" if not against else
+                f"accuracy {format_number(user['final_accuracy'])}; the pytorch row's, under "
+                f"{torch_row.get('loss')}, {format_number(torch_row['final_accuracy'])}")
+    lines.append(f"{prefix}Parity: largest |p_{name} - p_torch| on the held-out split{against} = "
+                 f"{format_number(parity)} ({user['precision']}); {accuracy}{verdict}")
+    if user.get("diagnosis") and not above:
+        lines.append(f"{prefix}Note on {name}: {user['diagnosis']}")
     return lines
 
 

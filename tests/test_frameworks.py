@@ -99,8 +99,9 @@ def test_a_correct_class_matches_the_twin_and_a_wrong_one_does_not(user_rows):
     from scratchnet.reports import interpretation
     text = interpretation(user_rows)
     assert "Parity: largest |p_student - p_torch|" in text
-    assert ("above 1e-08: scratchnet check, one SGD step (full batch): every W and b update is "
-            "exactly 0.5 times the twin's" in text)
+    assert ("above 1e-08: scratchnet check on this network and loss, with its own 50 samples "
+            "(one SGD step (full batch)): every W and b update is exactly 0.5 times the twin's"
+            in text)
     assert "is the MSE gradient missing its 2?" in half["diagnosis"]
     assert "student does not compute" not in text
 

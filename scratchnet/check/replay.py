@@ -30,7 +30,7 @@ ORDERS = {
     "legacy_in_place": "NumPy's legacy RandomState(seed).shuffle of the previous epoch's order "
                        "(np.random.shuffle in place; scikit-learn's MLP)",
     "python": "Python's random.Random(seed).shuffle of range(N) each epoch",
-    "python_in_place": "Python's random.shuffle (seeded with seed) of the previous epoch's "
+    "python_in_place": "Python's random.shuffle, seeded with fit's seed, of the previous epoch's "
                        "order, in place (Nielsen's network.py)",
 }
 

@@ -18,13 +18,15 @@ def diagnose_user_row(row, job):
     for like); a class that does not take ``loss`` under a loss other than MSE is told it
     trained its own."""
     user = job.models[row["framework"]]
+    found = []
     if not user.get("takes_loss", True) and job.loss != "mse":
-        row["notes"] = "; ".join(filter(None, [row["notes"], (
-            f"WARNING: your class does not take loss, so it trained with its own loss, not "
-            f"--loss {job.loss}")]))
+        found.append(f"your class does not take loss: it trained with its own loss, which "
+                     f"--loss {job.loss} does not set (the parity says whether they agree)")
     parity = row.get("parity_max_abs_diff")
     if row["status"] == "ok" and parity is not None and parity > PARITY_LIMIT[job.precision]:
-        row["diagnosis"] = _what_differs(user, job)
+        found.append(_what_differs(user, job))
+    if found:
+        row["diagnosis"] = "; ".join(found)
 
 
 def _what_differs(user, job):
@@ -41,7 +43,8 @@ def _what_differs(user, job):
     if found is None:
         return ("scratchnet check finds no difference in float64 on its own data: the gap "
                 f"comes from this run's data or its {job.precision} arithmetic")
-    text = f"scratchnet check, {found.check}: {found.detail}"
+    text = (f"scratchnet check on this network and loss, with its own 50 samples "
+            f"({found.check}): {found.detail}")
     twin = -(-job.n_samples // job.batch_size)
     updates = {"full_batch": 1, "drop_last": job.n_samples // job.batch_size}.get(found.code)
     if updates is not None and updates != twin:

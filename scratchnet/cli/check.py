@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ..losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS
+from ..losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS, LossConvention
 from .arguments import int_list, name_list
 
 #: Exit statuses: every check passed (warnings allowed), a check failed, the class could not
@@ -21,8 +21,8 @@ def positive_seconds(text):
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds such as 60, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds such "
+                                         f"as 60, got {text!r}")
     return value
 
 
@@ -35,8 +35,8 @@ def add_parser(commands):
                     "predict, and whether bad input is refused. Where your numbers differ, the "
                     "card names the variant of the twin that reproduces them (a loss "
                     "convention, a batch order, momentum ...). Exit status 0: it matches "
-                    "(warnings allowed); 1: a check failed; 2: the class cannot be loaded or "
-                    "built.")
+                    "(warnings allowed); 1: a check failed; 2: the class cannot be imported, "
+                    "lacks the protocol's methods, or its constructor raises.")
     check.add_argument("model", help="package.module:ClassName or path/to/file.py:ClassName")
     check.add_argument("--layout", choices=["in_out", "out_in"], default="in_out",
                        help="how your get_weights/set_weights store W: (fan_in, fan_out), the "
@@ -56,8 +56,8 @@ def add_parser(commands):
                             "(C = 1/2 ||a - y||^2, Nielsen's book)")
     check.add_argument("--seed", type=int, default=0, help="weights and data (default: 0)")
     check.add_argument("--time-limit", type=positive_seconds, default=60.0,
-                       help="seconds one call into your class may take before its process is "
-                            "stopped and its check fails (default: 60)")
+                       help="seconds one call into your class (importing it included) may take "
+                            "before its process is stopped and its check fails (default: 60)")
     check.add_argument("--json", metavar="PATH",
                        help="also write the card as JSON to PATH ('-': to stdout, instead of "
                             "the text card)")
@@ -67,8 +67,8 @@ def add_parser(commands):
 def run(args, out=None):
     """Check a user's class against the twin; exit 0 if it matches, 1 if not."""
     out = sys.stdout if out is None else out
-    from ..check import (CheckError, as_data, check_model, labels, make_settings,
-                         reference_name, summarize_output)
+    from ..check import (as_data, check_model, labels, make_settings, reference_name,
+                         summarize_output)
     from ..check.card import format_line, to_json, verdict
     from ..files import atomic_write_text, check_output_path
 
@@ -83,14 +83,11 @@ def run(args, out=None):
     width = max(map(len, labels(settings)))
     if text:
         print(f"scratchnet check: {args.model} against {reference_name()}"
-              + (f" ({settings.convention.describe()})" if not settings.convention.is_default
+              + (f" ({settings.convention.describe()})" if settings.convention != LossConvention()
                  else ""), file=text, flush=True)
-    try:
-        card = check_model(args.model, on_line=(lambda line: print(format_line(line, width),
-                                                                   file=text, flush=True))
-                           if text else None, **arguments)
-    except CheckError:
-        raise
+    card = check_model(args.model, on_line=(lambda line: print(format_line(line, width),
+                                                               file=text, flush=True))
+                       if text else None, **arguments)
     printed = summarize_output(card.printed)
     if text:
         print(verdict(card.lines, args.model), file=text)

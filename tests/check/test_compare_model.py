@@ -36,6 +36,7 @@ def test_rows_say_what_differs_and_a_declared_convention_is_compared_as_declared
     by = {row["framework"]: row for row in rows}
     assert by["declared"]["parity_max_abs_diff"] <= PARITY_LIMIT["float64"]
     assert "trained under your loss, mse(outputs=half_sum)" in by["declared"]["notes"]
+    assert by["declared"]["loss"] == "mse(outputs=half_sum)" and by["undeclared"]["loss"] == "mse"
     assert by["declared"]["diagnosis"] is None
     assert "declare it with --outputs half_sum" in by["undeclared"]["diagnosis"]
     assert "same math, the batch order is NumPy's legacy RandomState(seed).permutation(N)" \
@@ -47,6 +48,8 @@ def test_rows_say_what_differs_and_a_declared_convention_is_compared_as_declared
     text = interpretation(rows)
     assert "NOT LIKE FOR LIKE: full makes another number of updates per epoch" in text
     assert "legacy does not compute what the twin computes" not in text
+    assert ("|p_declared - p_torch| on the held-out split (against the twin trained under its "
+            "loss, mse(outputs=half_sum))") in text
 
 
 def test_strict_fails_on_an_error_row_and_a_class_without_loss_is_warned(tmp_path, capsys):
@@ -55,9 +58,11 @@ def test_strict_fails_on_an_error_row_and_a_class_without_loss_is_warned(tmp_pat
                    "--model", f"{ZOO}:BrokenForward", "--model", f"{ZOO}:CrossEntropy",
                    "--strict", "--out", str(tmp_path)])
     assert status == 1
-    assert "(--strict): the row of BrokenForward is an error" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "(--strict): the row of BrokenForward is an error" in captured.err
     rows = {row["framework"]: row for row in json.loads(
         (tmp_path / "comparison_metrics.json").read_text())}
-    assert "does not take loss, so it trained with its own loss, not --loss cross_entropy" \
-        in rows["CrossEntropy"]["notes"]
+    assert ("your class does not take loss: it trained with its own loss, which --loss "
+            "cross_entropy does not set") in rows["CrossEntropy"]["diagnosis"]
+    assert "Note on CrossEntropy: your class does not take loss" in captured.out
     assert rows["CrossEntropy"]["parity_max_abs_diff"] <= PARITY_LIMIT["float32"]

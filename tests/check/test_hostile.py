@@ -44,8 +44,8 @@ def test_the_time_limit_takes_only_a_positive_finite_number(value, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["check", f"{ZOO}:Student", "--time-limit", value])
     assert exit_.value.code == 2
-    assert f"argument --time-limit: expected a positive number of seconds such as 60, got {value!r}" \
-        in capsys.readouterr().err
+    assert (f"argument --time-limit: expected a positive, finite number of seconds such as 60, "
+            f"got {value!r}") in capsys.readouterr().err
 
 
 def test_a_fit_that_swallows_every_signal_is_stopped_at_the_time_limit():
