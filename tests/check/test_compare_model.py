@@ -28,7 +28,9 @@ def test_a_model_value_carries_its_declaration(value, expected):
     assert parse_model_value(value) == expected
 
 
+@pytest.mark.slow
 def test_rows_say_what_differs_and_a_declared_convention_is_compared_as_declared():
+    pytest.importorskip("torch")  # the interpretation's parity line needs the pytorch row
     rows = compare.benchmark_scratch_vs_torch(**TINY, precision="float64", models={
         "undeclared": f"{ZOO}:HalfSumMSE",
         "declared": {"model": f"{ZOO}:HalfSumMSE", "outputs": "half_sum"},
@@ -52,6 +54,7 @@ def test_rows_say_what_differs_and_a_declared_convention_is_compared_as_declared
             "loss, mse(outputs=half_sum))") in text
 
 
+@pytest.mark.slow
 def test_strict_fails_on_an_error_row_and_a_class_without_loss_is_warned(tmp_path, capsys):
     status = main(["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--epochs", "1",
                    "--repeats", "2", "--threads", "1", "--rounds", "1", "--loss", "cross_entropy",
