@@ -37,8 +37,8 @@ import numpy as np
 from . import checkpoint
 from .precision import INFER_PRECISIONS, PrecisionConfig, check_dtype_name
 from .init import initial_std, initialize_weights
-from .losses import LossConvention, get_loss
 from .divergence import DIVERGENCE_FACTOR, TrainingDivergedError, _largest, _surely_below
+from .losses import LossConvention, get_loss
 from .validation import (check_alpha, check_architecture, check_features, check_int,
                          check_labels, check_seed)
 
@@ -203,8 +203,8 @@ class BaseNetwork(Predictor):
             loss_sum, n_correct = 0.0, 0
             for step, start in enumerate(starts):
                 stop = min(start + batch_size, n_samples)
-                batch_loss, batch_correct = self._train_step(epoch_data, start, stop,
-                                                             step_alpha(stop - start))
+                step_size = alpha if step_alpha is None else step_alpha(stop - start)
+                batch_loss, batch_correct = self._train_step(epoch_data, start, stop, step_size)
                 if loss_limit is None and math.isfinite(batch_loss):
                     chance = get_loss(self.loss).chance(self.layer_sizes[-1])
                     loss_limit = DIVERGENCE_FACTOR * max(batch_loss, chance)
@@ -235,9 +235,10 @@ class BaseNetwork(Predictor):
 
     def _step_alpha(self, alpha, batch_size):
         """The step of a batch of ``rows`` samples, ``step_alpha(rows)``: alpha times the
-        convention's factor (``LossConvention.scale``), which is 1 for the default."""
+        convention's factor (``LossConvention.scale``); None for the default convention,
+        whose step is alpha itself (no call in the hot loop)."""
         if self.convention.is_default:
-            return lambda rows: alpha
+            return None
         n_outputs = self.layer_sizes[-1]
         full = alpha * self.convention.scale(batch_size, n_outputs)
         return lambda rows: full if rows == batch_size else (
@@ -300,7 +301,8 @@ class BaseNetwork(Predictor):
         step_alpha = self._step_alpha(alpha, batch_size)
         for start in range(0, (steps_done - 1) * batch_size, batch_size):
             stop = min(start + batch_size, len(order))
-            self._train_step(epoch_data, start, stop, step_alpha(stop - start))
+            self._train_step(epoch_data, start, stop,
+                             alpha if step_alpha is None else step_alpha(stop - start))
 
     def _diverged(self, what, epoch, batch, alpha, history):
         raise TrainingDivergedError(
