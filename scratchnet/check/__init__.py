@@ -17,11 +17,12 @@ labels, ``forward(X)``, ``get_weights()`` and ``set_weights(list of (W, b))``;
 ``predict`` and ``loss_and_gradients`` are optional. W is (fan_in, fan_out);
 ``layout="out_in"`` reads and writes a class that stores (fan_out, fan_in).
 """
-from .card import CODES, Line, as_data, report_card, summarize_output
+from .card import CODES, Line, as_data, format_line, summarize_output, verdict
 from .checks import CHECKS, FLOAT32_ROUNDING, TOLERANCE
 from .loader import LAYOUTS, CheckError, build_user_class, load_class
 from .runner import TIME_LIMIT, Card, Settings, check_model, labels, make_settings, reference_name
 
 __all__ = ["CHECKS", "CODES", "Card", "CheckError", "FLOAT32_ROUNDING", "LAYOUTS", "Line",
            "Settings", "TIME_LIMIT", "TOLERANCE", "as_data", "build_user_class", "check_model",
-           "labels", "load_class", "make_settings", "reference_name", "report_card", "summarize_output"]
+           "format_line", "labels", "load_class", "make_settings", "reference_name",
+           "summarize_output", "verdict"]

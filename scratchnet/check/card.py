@@ -87,17 +87,6 @@ def verdict(lines, name):
     return f"{name}: {text}" + (f" ({warned} warning(s))" if warned else "")
 
 
-def report_card(lines, what, name, printed=""):
-    """The card as text: one line per check, the verdict, then what the class printed."""
-    width = max(len(line.check) for line in lines)
-    out = [f"scratchnet check: {name} against {what}"]
-    out += [format_line(line, width) for line in lines]
-    out.append(verdict(lines, name))
-    if printed:
-        out.append(printed)
-    return "\n".join(out)
-
-
 def summarize_output(text, limit=40):
     """What the user's code printed, each line once with the count of the lines like it
     (the same but for their numbers: "Epoch 0 complete", "Epoch 1 complete"), in the order

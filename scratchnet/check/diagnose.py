@@ -44,9 +44,6 @@ class Diagnosis:
     convention: LossConvention | None = None  # the convention the numbers match
     benign: bool = False  # correct code doing something else: the line is a WARN
 
-    def as_dict(self):
-        return {"code": self.code, "text": self.text}
-
 
 @dataclasses.dataclass(frozen=True)
 class Problem:

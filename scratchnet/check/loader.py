@@ -148,8 +148,3 @@ def class_spec(cls, name="models"):
                          f"the Python prompt); put it in a .py file and import it from there")
     return f"{os.path.abspath(path)}:{qualname}"
 
-
-def absolute_spec(spec):
-    """A file spec with its path made absolute (a worker may run elsewhere)."""
-    where, name = check_spec(spec)
-    return f"{os.path.abspath(where)}:{name}" if where.endswith(".py") else spec

@@ -67,9 +67,9 @@ def add_parser(commands):
 def run(args, out=None):
     """Check a user's class against the twin; exit 0 if it matches, 1 if not."""
     out = sys.stdout if out is None else out
-    from ..check import (as_data, check_model, labels, make_settings, reference_name,
-                         summarize_output)
-    from ..check.card import format_line, to_json, verdict
+    from ..check import (as_data, check_model, format_line, labels, make_settings,
+                         reference_name, summarize_output, verdict)
+    from ..check.card import to_json
     from ..files import atomic_write_text, check_output_path
 
     arguments = dict(layer_sizes=args.layer_sizes, activations=args.activations,
