@@ -14,7 +14,6 @@ What crosses the process boundary, both ways through FOLDER (nothing pickled):
 import json
 import os
 import sys
-import sysconfig
 import tempfile
 import traceback
 
@@ -49,19 +48,12 @@ def run_framework(name, job):
 def _error_note(exc, user):
     """``Type: message (at file:line)``; for a user class, the line in its own code where
     the traceback passes through it, and a hint where a shape error suggests the layout."""
-    from .check.loader import CheckError
+    from .check.loader import SHAPE_WORDS, CheckError, user_frame
     if isinstance(exc, CheckError):
         return str(exc)
-    frames = traceback.extract_tb(exc.__traceback__)
-    libraries = tuple(os.path.join(os.path.abspath(path), "") for path in (
-        os.path.dirname(__file__), *(sysconfig.get_paths()[key]
-                                     for key in ("stdlib", "purelib", "platlib"))))
-    mine = [frame for frame in frames  # the user's own code: not scratchnet, a library, Python
-            if user and not os.path.abspath(frame.filename).startswith(libraries)]
-    where = (mine or frames)[-1]
+    where = (user and user_frame(exc)) or traceback.extract_tb(exc.__traceback__)[-1]
     note = f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-    if user and user.get("layout") == "in_out" and any(
-            word in str(exc) for word in ("shape", "mismatch", "dimension", "align")):
+    if user and user.get("layout") == "in_out" and any(word in str(exc) for word in SHAPE_WORDS):
         note += "; if your class stores W as (fan_out, fan_in), use --layout out_in"
     return note
 
@@ -138,10 +130,9 @@ def _parity_under_convention(row, outputs, framework, job, config, fit_args):
     without torch, the NumPy network) trained here under that convention, untimed, from the
     same weights on the same batches."""
     from .losses import LossConvention
-    from .network import NeuralNetwork
-    from .pytorch_model import TorchNeuralNetwork, is_torch_available
+    from .pytorch_model import TorchNeuralNetwork, reference_class
     convention = LossConvention(job.loss, framework.samples, framework.outputs)
-    cls = TorchNeuralNetwork if is_torch_available() else NeuralNetwork
+    cls = reference_class()
     reference = cls(job.layer_sizes, job.activations, precision_config=config, seed=job.seed,
                     loss=convention)
     X_train, y_train, X_test, _ = job.data

@@ -31,7 +31,8 @@ from .losses import LossConvention
 from .precision import TRAIN_DTYPES, check_dtype_name
 from .ratios import RATIO_COLUMNS, ratio_with_interval
 from .reports import COLUMNS
-from .validation import check_alpha, check_architecture, check_int, check_seed
+from .validation import (check_alpha, check_architecture, check_int, check_seed,
+                         check_time_limit)
 
 FRAMEWORKS = registry.names()
 #: Threads for both frameworks unless told (see the README's table of 1 against all cores).
@@ -202,13 +203,8 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
         max_epochs=check_int(max_epochs, "max_epochs"),
     )
     target_ci, max_time = check_target(target_ci, max_time)
-    if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real) \
-                or not (math.isfinite(time_limit) and time_limit > 0):
-            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-        job.time_limit = float(time_limit)
-    else:
-        job.time_limit = float(WORKER_TIMEOUT)
+    job.time_limit = (float(WORKER_TIMEOUT) if time_limit is None
+                      else check_time_limit(time_limit))
     user = _user_frameworks(models, layout)
     if frameworks is None:
         frameworks = default_frameworks()
@@ -536,4 +532,3 @@ def _add_parity(rows, probabilities, users=()):
             row["parity_max_abs_diff"] = float(np.max(np.abs(mine - probabilities[reference])))
             if reference != registry.TWIN:
                 row["notes"] += "; parity against scratch_numpy: the twin did not run"
-

@@ -41,6 +41,16 @@ def is_torch_available():
     return torch is not None
 
 
+def reference_class():
+    """What a user's class is compared with: ``TorchNeuralNetwork``, or, where torch is not
+    installed, scratchnet's ``NeuralNetwork`` (equal to it to float64 round-off, as the
+    parity suite shows)."""
+    if is_torch_available():
+        return TorchNeuralNetwork
+    from .network import NeuralNetwork
+    return NeuralNetwork
+
+
 def _activation_module(name):
     activation = get_activation(name)
     return getattr(nn, activation.torch_module)(**activation.torch_kwargs)

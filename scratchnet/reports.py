@@ -203,8 +203,6 @@ def _by_group(rows):
     return groups
 
 
-
-
 def _user_lines(prefix, user, torch_row):
     """A user class's row: its speed against the twin's, and its parity with it."""
     name = user["framework"]

@@ -6,6 +6,7 @@ modify their inputs, so a call they reject leaves everything as it was.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -38,6 +39,14 @@ def check_alpha(alpha):
     if not (np.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
     return float(alpha)
+
+
+def check_time_limit(value, argument="time_limit"):
+    """A positive, finite number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{argument} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def check_seed(seed, argument="seed", allow_none=False):

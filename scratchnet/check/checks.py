@@ -159,36 +159,42 @@ def _largest_difference(mine, theirs):
                for (W, b), (Wr, br) in zip(mine, theirs))
 
 
-def check_one_step(ctx):
-    rows, s = ctx.X.shape[0], ctx.settings
-    theirs = ctx.reference_after(1, rows)
-    ctx.facts["step"] = "failed"
-    instance = ctx.fresh()
-    instance.fit(ctx.X, ctx.y, 1, s.alpha, rows, s.fit_seed)
-    mine = instance.get_weights()
-    if diagnose.agree(mine, theirs, TOLERANCE["float64"]):
-        ctx.facts["step"] = None
-        return Line("", "pass", _largest_difference(mine, theirs), TOLERANCE["float64"])
-    found = diagnose.diagnose_step(ctx.problem, mine)
-    ctx.facts["step"] = found
-    figure = _largest_difference(mine, theirs) if _same_shapes(mine, theirs) else None
-    return _from_diagnosis(found, figure, TOLERANCE["float64"])
-
-
-def _same_shapes(mine, theirs):
-    return all(W.shape == Wr.shape and b.shape == br.shape
+def _figure(mine, theirs):
+    """The largest difference between two weight (or gradient) sets; None where their
+    shapes differ."""
+    same = all(W.shape == Wr.shape and b.shape == br.shape
                for (W, b), (Wr, br) in zip(mine, theirs))
+    return _largest_difference(mine, theirs) if same else None
+
+
+def _train_both(ctx, epochs, batch_size):
+    """(the user's weights, the figure, the pass line or None) after ``epochs`` of
+    ``batch_size`` from the start weights, the twin trained alike; the figure is None
+    where the shapes differ."""
+    theirs = ctx.reference_after(epochs, batch_size)
+    instance = ctx.fresh()
+    instance.fit(ctx.X, ctx.y, epochs, ctx.settings.alpha, batch_size, ctx.settings.fit_seed)
+    mine = instance.get_weights()
+    figure = _figure(mine, theirs)
+    agreed = diagnose.agree(mine, theirs, TOLERANCE["float64"])
+    return mine, figure, Line("", "pass", figure, TOLERANCE["float64"]) if agreed else None
+
+
+def check_one_step(ctx):
+    ctx.facts["step"] = "failed"
+    mine, figure, passed = _train_both(ctx, 1, ctx.X.shape[0])
+    if passed:
+        ctx.facts["step"] = None
+        return passed
+    found = ctx.facts["step"] = diagnose.diagnose_step(ctx.problem, mine)
+    return _from_diagnosis(found, figure, TOLERANCE["float64"])
 
 
 def check_epochs(ctx):
     s = ctx.settings
-    theirs = ctx.reference_after(s.epochs, s.batch_size)
-    instance = ctx.fresh()
-    instance.fit(ctx.X, ctx.y, s.epochs, s.alpha, s.batch_size, s.fit_seed)
-    mine = instance.get_weights()
-    if diagnose.agree(mine, theirs, TOLERANCE["float64"]):
-        return Line("", "pass", _largest_difference(mine, theirs), TOLERANCE["float64"])
-    figure = _largest_difference(mine, theirs) if _same_shapes(mine, theirs) else None
+    mine, figure, passed = _train_both(ctx, s.epochs, s.batch_size)
+    if passed:
+        return passed
     step = ctx.facts.get("step")
     if step == "failed" or (step is not None and step.variant is None):
         cause = (f"{CODES[step.code]}" if step != "failed" else "which did not complete")
@@ -219,7 +225,7 @@ def check_gradients(ctx):
     tolerance = TOLERANCE["float64"]
     if not diagnose.agree(mine, theirs, tolerance):
         found = diagnose.diagnose_gradients(ctx.problem, mine)
-        figure = _largest_difference(mine, theirs) if _same_shapes(mine, theirs) else None
+        figure = _figure(mine, theirs)
         return _from_diagnosis(found, figure, tolerance)
     if not abs(loss - loss_ref) <= tolerance * max(1.0, abs(loss_ref)):
         return Line("", "fail", abs(loss - loss_ref), tolerance, code="loss_value",

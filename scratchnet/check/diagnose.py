@@ -228,24 +228,29 @@ def _changed(variant, base):
             and field.name != "decay_bias"]
 
 
-def step_variants(problem, mine, reference_step):
-    """The one-step variants worth replaying: each layer's sign, the bias's reduction, the
-    derivative from z, backpropagation through updated weights, a fitted weight decay, and
-    the other loss under each convention."""
-    n_layers = len(problem.start)
-    variants = [Variant(flip_layer=layer) for layer in range(1, n_layers + 1)]
-    variants += [Variant(bias_mean=True)]
+def gradient_variants(problem):
+    """The variants that change a gradient itself: the bias's reduction, the derivative from
+    z (where a sigmoid or tanh layer has one), and the other loss under each convention."""
+    variants = [Variant(bias_mean=True)]
     if any(name in replay.FROM_A for name in problem.activations):
         variants.append(Variant(derivative_from_z=True))
+    other = [loss for loss in LOSSES if loss != problem.convention.loss
+             and (not LOSSES[loss].on_logits or problem.activations[-1] == "softmax")]
+    return variants + [Variant(loss=convention) for loss in other
+                       for convention in conventions(loss)]
+
+
+def step_variants(problem, mine, reference_step):
+    """The one-step variants worth replaying: each layer's sign, backpropagation through
+    updated weights, a fitted weight decay, and the gradient variants."""
+    n_layers = len(problem.start)
+    variants = [Variant(flip_layer=layer) for layer in range(1, n_layers + 1)]
     if n_layers > 1:
         variants.append(Variant(updated_backprop=True))
     decay = fit_weight_decay(problem, mine, reference_step)
     if decay is not None:
         variants += [Variant(weight_decay=decay), Variant(weight_decay=decay, decay_bias=True)]
-    other = [loss for loss in LOSSES if loss != problem.convention.loss
-             and (not LOSSES[loss].on_logits or problem.activations[-1] == "softmax")]
-    variants += [Variant(loss=convention) for loss in other for convention in conventions(loss)]
-    return variants
+    return variants + gradient_variants(problem)
 
 
 def fit_weight_decay(problem, mine, reference_step):
@@ -371,9 +376,7 @@ def diagnose_gradients(problem, grads):
     c = uniform_factor(grads, reference, zeros)
     if c is not None:
         return explain_factor(c, problem, rows, what="gradient")
-    variants = [variant for variant in step_variants(problem, grads, problem.start)
-                if variant.bias_mean or variant.derivative_from_z or variant.loss is not None]
-    for variant in variants:
+    for variant in gradient_variants(problem):
         theirs = replay.gradients(problem.start, problem.X, problem.y, problem.convention,
                                   problem.activations, variant)
         if agree(grads, theirs):

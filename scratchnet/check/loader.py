@@ -10,6 +10,8 @@ import importlib.util
 import inspect
 import os
 import sys
+import sysconfig
+import traceback
 
 from ..precision import PrecisionConfig
 
@@ -19,6 +21,10 @@ IN_WORKER = "SCRATCHNET_WORKER"
 #: How a class may store W: (fan_in, fan_out), as scratchnet does, or (fan_out, fan_in),
 #: as ``torch.nn.Linear`` and Nielsen's network do.
 LAYOUTS = ("in_out", "out_in")
+
+
+#: Words of an error message that suggest W was given in the other layout.
+SHAPE_WORDS = ("shape", "mismatch", "dimension", "align")
 
 
 class CheckError(ValueError):
@@ -34,6 +40,17 @@ def describe(exc):
     except Exception:
         text = ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def user_frame(exc):
+    """The innermost frame of ``exc``'s traceback in the user's own code (not scratchnet's,
+    Python's or an installed library's); None where there is none."""
+    ours = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
+    others = (ours, *(os.path.join(os.path.abspath(sysconfig.get_paths()[key]), "")
+                      for key in ("stdlib", "purelib", "platlib")))
+    mine = [frame for frame in traceback.extract_tb(exc.__traceback__)
+            if not os.path.abspath(frame.filename).startswith(others)]
+    return mine[-1] if mine else None
 
 
 def check_spec(spec):

@@ -7,8 +7,6 @@ where building the class itself kills its process, the checks after it are skipp
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import sys
 
 import numpy as np
@@ -16,10 +14,11 @@ import numpy as np
 from ..base import TrainingDivergedError
 from ..losses import LossConvention
 from ..precision import PrecisionConfig
-from ..validation import check_architecture, check_int, check_seed
+from ..validation import (check_alpha, check_architecture, check_int, check_seed,
+                          check_time_limit)
 from .card import Line
 from .checks import CHECKS, Context, yield_checks
-from .loader import LAYOUTS, CheckError, check_spec, class_spec
+from .loader import LAYOUTS, SHAPE_WORDS, CheckError, check_spec, class_spec
 from .session import Session, UserRaised, WorkerDied
 from .user import UserClass
 from .view import ShapeError, WeightsError
@@ -51,14 +50,6 @@ class Settings:
         return values
 
 
-def check_time_limit(value, argument="time_limit"):
-    """A positive, finite number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{argument} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
 def make_settings(layer_sizes=(20, 16, 10), activations=("relu", "softmax"), seed=0,
                   layout="in_out", n_samples=50, alpha=0.5, time_limit=TIME_LIMIT, loss="mse",
                   samples=None, outputs=None):
@@ -75,32 +66,26 @@ def make_settings(layer_sizes=(20, 16, 10), activations=("relu", "softmax"), see
     if n_samples < sizes[-1]:
         raise ValueError(f"n_samples must be at least the number of classes {sizes[-1]}, got "
                          f"{n_samples}")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
     # every convention takes steps of the same size: the declared one's factor for a full
     # batch divides the learning rate (a sum over 16 samples and 10 outputs would otherwise
     # step 160 times as far as the default, and diverge)
-    alpha = float(alpha) / convention.scale(Settings.batch_size, sizes[-1])
+    alpha = check_alpha(alpha) / convention.scale(Settings.batch_size, sizes[-1])
     return Settings(sizes, names, convention, check_seed(seed), layout, n_samples, alpha,
                     time_limit=check_time_limit(time_limit))
 
 
 def reference_name():
-    from ..pytorch_model import is_torch_available
-    return ("the PyTorch twin" if is_torch_available()
+    from ..pytorch_model import TorchNeuralNetwork, reference_class
+    return ("the PyTorch twin" if reference_class() is TorchNeuralNetwork
             else "scratchnet's NumPy network (torch is not installed)")
 
 
 def make_reference(settings, dtype):
     """The twin (or NeuralNetwork without torch) in ``dtype`` under the declared convention."""
-    from ..pytorch_model import TorchNeuralNetwork, is_torch_available
+    from ..pytorch_model import reference_class
     config = PrecisionConfig(train_dtype=dtype, infer_precision=dtype)
-    if is_torch_available():
-        return TorchNeuralNetwork(settings.layer_sizes, settings.activations, config,
-                                  seed=settings.seed, loss=settings.convention)
-    from ..network import NeuralNetwork
-    return NeuralNetwork(settings.layer_sizes, settings.activations, config,
-                         seed=settings.seed, loss=settings.convention)
+    return reference_class()(settings.layer_sizes, settings.activations, config,
+                             seed=settings.seed, loss=settings.convention)
 
 
 @dataclasses.dataclass
@@ -123,11 +108,12 @@ def labels(settings):
     return [check.label(settings) for check in CHECKS]
 
 
-def check_model(model, *, on_line=None, python_path=None, **arguments):
+def check_model(model, *, on_line=None, python_path=None, settings=None, **arguments):
     """The report card of ``model`` (a class, or ``"module:Class"`` / ``"file.py:Class"``)
-    against the twin (``Card``). ``arguments`` are ``make_settings``'s. Raises CheckError
-    if the class cannot be loaded or built or lacks the protocol's methods."""
-    settings = make_settings(**arguments)
+    against the twin (``Card``). ``arguments`` are ``make_settings``'s (or ``settings`` is
+    what it made). Raises CheckError if the class cannot be loaded or built or lacks the
+    protocol's methods."""
+    settings = settings or make_settings(**arguments)
     # the worker starts in this folder: a relative spec means what the user typed
     spec = model if isinstance(model, str) else class_spec(model, "model")
     check_spec(spec)
@@ -196,5 +182,5 @@ def failed_line(exc, context):
     if exc.is_exit:
         return Line("", "fail", code="exited", detail=f"{exc.during}: {exc.text}{where}")
     hint = context.facts.get("layout_hint", "") if any(
-        word in exc.text for word in ("shape", "mismatch", "dimension", "align")) else ""
+        word in exc.text for word in SHAPE_WORDS) else ""
     return Line("", "fail", code="raised", detail=f"{exc.during} raised {exc.text}{where}{hint}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import sysconfig
 import traceback
 
 from ..benchmark import die_with_parent
@@ -32,18 +31,10 @@ METHODS = ("fit", "forward", "get_weights", "set_weights", "predict", "loss_and_
 
 
 def _where(exc):
-    """``file:line`` of the innermost frame in the user's code (not Python's or a
-    library's, unless nothing else is on the traceback)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
-    libraries = tuple(os.path.join(os.path.abspath(sysconfig.get_paths()[key]), "")
-                      for key in ("stdlib", "purelib", "platlib"))
-    mine = [frame for frame in frames
-            if not os.path.abspath(frame.filename).startswith((ours, *libraries))]
-    if not (mine or frames):
-        return ""
-    frame = (mine or frames)[-1]
-    return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    """``file:line`` of the innermost frame in the user's code (or, where none is, of the
+    innermost frame at all)."""
+    frame = loader.user_frame(exc) or next(reversed(traceback.extract_tb(exc.__traceback__)), None)
+    return f"{os.path.basename(frame.filename)}:{frame.lineno}" if frame else ""
 
 
 def _raised(exc):

@@ -72,10 +72,9 @@ def run(args, out=None):
     from ..check.card import to_json
     from ..files import atomic_write_text, check_output_path
 
-    arguments = dict(layer_sizes=args.layer_sizes, activations=args.activations,
-                     seed=args.seed, layout=args.layout, time_limit=args.time_limit,
-                     loss=args.loss, samples=args.samples, outputs=args.outputs)
-    settings = make_settings(**arguments)
+    settings = make_settings(layer_sizes=args.layer_sizes, activations=args.activations,
+                             seed=args.seed, layout=args.layout, time_limit=args.time_limit,
+                             loss=args.loss, samples=args.samples, outputs=args.outputs)
     to_stdout = args.json == "-"
     if args.json and not to_stdout:
         check_output_path(args.json, "--json", (".json",))
@@ -87,7 +86,7 @@ def run(args, out=None):
                  else ""), file=text, flush=True)
     card = check_model(args.model, on_line=(lambda line: print(format_line(line, width),
                                                                file=text, flush=True))
-                       if text else None, **arguments)
+                       if text else None, settings=settings)
     printed = summarize_output(card.printed)
     if text:
         print(verdict(card.lines, args.model), file=text)
