@@ -15,6 +15,11 @@ import tempfile
 from . import protocol
 from .loader import IN_WORKER, CheckError
 
+#: Seconds a worker may take to start Python and import numpy and scratchnet, before
+#: the user's code runs (and the user's --time-limit starts): minutes only on a machine
+#: so busy that nothing would be measured anyway.
+STARTUP_LIMIT = 120.0
+
 
 class WorkerDied(Exception):
     """No reply: the worker exited, crashed or was stopped at the time limit."""
@@ -73,6 +78,7 @@ class Session:
     def loaded(self):
         """Wait for the class to be loaded; CheckError if it cannot be."""
         try:
+            self._reply("starting the worker", STARTUP_LIMIT)
             self.info = self._reply("importing the class")
         except UserRaised as exc:
             self.close()
@@ -124,19 +130,20 @@ class Session:
             raise WorkerDied(f"{during}: {self._ended()}") from None
         return self._reply(during)
 
-    def _reply(self, during):
+    def _reply(self, during, limit=None):
         try:
-            self.sock.settimeout(self.time_limit)
+            self.sock.settimeout(limit or self.time_limit)
             reply = protocol.receive(self.sock)
         except socket.timeout:
             self.close()
-            raise WorkerDied(f"{during} did not return within {self.time_limit:g} s (--time-limit); "
+            which = f"{limit:g} s" if limit else f"{self.time_limit:g} s (--time-limit)"
+            raise WorkerDied(f"{during} did not return within {which}; "
                              f"its process was stopped") from None
         except (EOFError, OSError, ValueError):
             raise WorkerDied(f"{during}: {self._ended()}") from None
         if "raised" in reply:
             raise UserRaised(reply, during)
-        return reply["value"]
+        return reply.get("value")
 
     def _ended(self):
         """How the worker ended, in words, once it has."""

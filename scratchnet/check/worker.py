@@ -3,7 +3,9 @@ PARENT_PID`` loads the user's class and runs its methods when asked, over the so
 (``scratchnet.check.protocol``), so that whatever the user's code does (crash, exit,
 hang, catch every signal) happens in this process and not in the one printing the card.
 
-It only executes: every comparison and every verdict is the parent's. Requests:
+It only executes: every comparison and every verdict is the parent's. Once its own
+imports are done it sends ``{"ready": true}``, so that the user's time limit does not
+count the interpreter's start on a busy machine. Requests:
 
 - ``{"op": "load", "spec", "python_path"}`` -> the class's name, which protocol methods
   it has, and its constructor's parameters;
@@ -84,6 +86,7 @@ def main(fd, parent_pid):
     die_with_parent(int(parent_pid))
     os.environ[loader.IN_WORKER] = "1"
     sock = socket.socket(fileno=int(fd))
+    protocol.send(sock, {"ready": True})  # our own imports are done: the time limit starts now
     worker = Worker()
     while True:
         try:
