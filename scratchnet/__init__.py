@@ -2,14 +2,14 @@
 and the tools that show they compute the same function and how fast each is.
 
 ``import scratchnet`` does not import torch: ``TorchNeuralNetwork`` and
-``is_torch_available`` load ``scratchnet.pytorch_model`` (and torch) on first
+``is_torch_available`` load ``scratchnet.nn.torch_network`` (and torch) on first
 use, so NumPy-only work, and the NumPy side of a benchmark, never pays for
 torch or shares a process with it.
 """
-from .base import TrainingDivergedError
-from .batches import batch_order
-from .network import NeuralNetwork
-from .precision import PrecisionConfig
+from .nn.base import TrainingDivergedError
+from .nn.batches import batch_order
+from .nn.network import NeuralNetwork
+from .nn.precision import PrecisionConfig
 
 __version__ = "0.1.0"
 
@@ -21,7 +21,7 @@ _FROM_PYTORCH_MODEL = ("TorchNeuralNetwork", "is_torch_available")
 
 def __getattr__(name):
     if name in _FROM_PYTORCH_MODEL:
-        from . import pytorch_model
+        from .nn import torch_network as pytorch_model
         return getattr(pytorch_model, name)
     raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
 

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from .validation import check_int, check_seed
+from .nn.validation import check_int, check_seed
 
 N_CLASSES = 10
 SYNTHETIC_DEFAULT_SAMPLES = 2000
@@ -217,3 +217,28 @@ def _mnist_checked(images, labels, source):
         raise ValueError(f"MNIST labels in {source!r} must be 0 to 9, got {labels.min()} to "
                          f"{labels.max()}")
     return (images.astype(np.float32) / 255.0), labels.astype(np.int64)
+
+
+DIGITS_SAMPLES = 1797
+
+
+def held_out_size(n_samples):
+    """Held-out samples drawn beside ``n_samples`` training samples: a quarter as many
+    (20 % of the total), at least one."""
+    return max(1, round(n_samples / 4))
+
+
+def load_config_data(config):
+    """(X_train, y_train, X_test, y_test) of a comparison's settings: ``n_samples`` training
+    and ``held_out_size(n_samples)`` held-out samples of its ``dataset``, split by its ``seed``."""
+    n_test = held_out_size(config["n_samples"])
+    total = config["n_samples"] + n_test
+    return load_dataset(config["dataset"], n_features=config["layer_sizes"][0], n_samples=total,
+                        test_fraction=n_test / total, seed=config["seed"])
+
+
+def default_dataset(n_features, n_samples):
+    """The embedded digits where the width is a square and there are enough digits."""
+    side = math.isqrt(n_features)
+    fits = n_samples + held_out_size(n_samples) <= DIGITS_SAMPLES
+    return "digits" if side * side == n_features and fits else "synthetic"

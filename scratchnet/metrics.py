@@ -1,7 +1,7 @@
 """Every figure a report holds, described once: its column, unit, which direction is
 better, and whether it has a spread over timed runs.
 
-The report schema (``scratchnet.reports.COLUMNS``), the PNGs' panel labels, the
+The report schema (``scratchnet.report.COLUMNS``), the PNGs' panel labels, the
 asv exporter's units and its history plot read this table; the ratio
 convention is stated here too (``RATIO``).
 """
@@ -88,3 +88,11 @@ def label(column):
     """``unit (lower is better)``: an axis label that says which way is good."""
     metric = METRICS[column]
     return f"{metric.unit} ({metric.better} is better)"
+
+
+#: A row with a time from a single timed run (asv run --quick) says so: asv then runs no
+#: warm-up, so first-call costs are in it (PyTorch's first epoch in a fresh process took
+#: 1.5 s here against 17 ms for the next).
+QUICK_NOTE = ("one timed run per figure (asv run --quick): no warm-up, so first-call costs "
+              "(PyTorch's first epoch in a process) are in the times; a smoke test, not figures "
+              "to quote")

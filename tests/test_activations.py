@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from helpers import assert_close, relative_error
-from scratchnet.activations import ACTIVATIONS, get_activation
+from scratchnet.nn.activations import ACTIVATIONS, get_activation
 
 finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=64)
 matrices = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 8)), elements=finite)
@@ -140,7 +140,7 @@ def test_every_activation_exists_in_every_backend(name, tmp_path):
         assert type(layer).__name__ == ACTIVATIONS[name].torch_module
         assert_close(twin.forward(X), expected, 1e-6, f"{name}: twin vs NumPy")
     if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
-        from scratchnet.onnx_export import OnnxRuntimeModel, export_onnx
+        from scratchnet.nn.onnx import OnnxRuntimeModel, export_onnx
         path = export_onnx(model, str(tmp_path / "model.onnx"), dtype="float32")
         assert_close(OnnxRuntimeModel(path).forward(X), expected, 1e-6, f"{name}: ONNX Runtime vs NumPy")
 
@@ -149,7 +149,7 @@ def test_every_activation_exists_in_every_backend(name, tmp_path):
 def test_relu_backward_twin_masks_the_same_entries_either_way(shape):
     """Below RELU_SIGN_BELOW elements relu's in-place backward takes its mask from sign,
     above from a comparison; both must zero exactly the entries where z <= 0."""
-    from scratchnet.activations import RELU_SIGN_BELOW
+    from scratchnet.nn.activations import RELU_SIGN_BELOW
     rng = np.random.default_rng(1)
     z = rng.normal(size=shape)
     z[::3] = 0.0  # whole rows at exactly 0: the derivative there is taken as 0

@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet import asv_export, compare, presets, reports
+from scratchnet import data as scratchnet_data
+from scratchnet.harness import result
+from scratchnet import metrics
+from scratchnet.asv.read import result_files
+from scratchnet.asv import export as asv_export
+from scratchnet.harness import compare, presets
+from scratchnet import report as reports
 
 ROOT = Path(__file__).parents[1]
 HAVE_ASV = all(importlib.util.find_spec(name) is not None for name in ("torch", "asv"))
@@ -154,7 +160,7 @@ def test_presets_match_the_comparison_harness():
         sys.path.remove(str(ROOT))
     assert PRESETS == compare.PRESETS
     assert GOAL_PRESETS == presets.GOAL_PRESETS
-    assert all(held_out_size(n) == compare.held_out_size(n) for n in (8, 500, 512, 1000))
+    assert all(held_out_size(n) == scratchnet_data.held_out_size(n) for n in (8, 500, 512, 1000))
 
 
 @real_asv
@@ -185,7 +191,7 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     by = {(r["preset"], r["framework"]): r for r in rows}
     for row in rows:
         assert row["sgemm_gflops_per_s"] == pytest.approx(2 * 2048 ** 3 / sgemm_seconds / 1e9)
-        flops = compare.training_flops_per_epoch(compare.PRESETS[row["preset"]]["layer_sizes"],
+        flops = result.training_flops_per_epoch(compare.PRESETS[row["preset"]]["layer_sizes"],
                                                  row["n_samples"])
         assert row["train_gflops_per_s"] == pytest.approx(flops / row["train_time_per_epoch_s"] / 1e9)
         assert row["fraction_of_sgemm"] == pytest.approx(row["train_gflops_per_s"] / row["sgemm_gflops_per_s"])
@@ -214,7 +220,7 @@ def test_exporter_turns_a_real_asv_run_into_the_reports(real_results, tmp_path):
     assert {row["started_utc"] for row in rows} == {started}
     assert all("spread: min-max of asv's samples" in row["notes"] for row in rows)
     # --quick: one run, no warm-up; every row says so, and the suite's one thread
-    assert all(asv_export.QUICK_NOTE in row["notes"] and row["threads"] == 1 for row in rows)
+    assert all(metrics.QUICK_NOTE in row["notes"] and row["threads"] == 1 for row in rows)
     assert "history_png" in paths and Path(paths["history_png"]).stat().st_size > 10_000
     assert Path(paths["html"]).read_text().count("data:image/png;base64,") == 2  # summary, history
 
@@ -361,8 +367,8 @@ def test_the_error_rate_is_reported_as_accuracy(real_results, tmp_path):
 @real_asv
 def test_ratio_intervals_come_from_the_samples(real_results, tmp_path):
     """With samples (a full asv run), each ratio gets the bootstrap interval of
-    scratchnet.ratios, and the summary's whiskers the samples' quartiles."""
-    from scratchnet.ratios import ratio_with_interval
+    scratchnet.harness.ratios, and the summary's whiskers the samples' quartiles."""
+    from scratchnet.harness.ratios import ratio_with_interval
     results, path, _ = copy_results(real_results, tmp_path)
     timed = {"'scratch_numpy'": [0.010, 0.011, 0.0105, 0.0102, 0.0099, 0.0300, 0.0101],
              "'pytorch'": [0.020, 0.021, 0.0195, 0.0202, 0.0199, 0.0201, 0.0203]}
@@ -450,7 +456,7 @@ def test_export_command(real_results, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"asv results of commit {head[:8]} on machine testbox")
     assert "framework     | status | train_time_per_epoch_s" in result.stdout
-    assert result.stdout.rstrip().endswith(f"WARNING: {asv_export.QUICK_NOTE}")
+    assert result.stdout.rstrip().endswith(f"WARNING: {metrics.QUICK_NOTE}")
     bad = subprocess.run([sys.executable, "-m", "scratchnet", "export", "--results",
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
@@ -541,7 +547,7 @@ def test_instruction_benchmarks_skip_without_valgrind_and_never_return_none(monk
         from benchmarks import instructions as suite
     finally:
         sys.path.remove(str(ROOT))
-    from scratchnet import instructions
+    from scratchnet.harness import instructions
     monkeypatch.setattr(instructions, "valgrind", lambda: None)
     cache = suite.Instructions().setup_cache()
     assert cache == {"skip": instructions.INSTALL_HINT}
@@ -869,7 +875,7 @@ def test_what_asv_writes_passes_the_checks(tmp_path, change):
     data = handmade_result()
     data["results"][TRAIN] = change(data["results"][TRAIN])
     paths["result"].write_text(json.dumps(data))
-    [read] = asv_export.result_files(results, "handbox")
+    [read] = result_files(results, "handbox")
     assert read["commit_hash"] == HANDMADE_COMMIT
 
 

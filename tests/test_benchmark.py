@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from scratchnet import benchmark
-from scratchnet.benchmark import Timing
+from scratchnet.harness import timing as benchmark
+from scratchnet.harness.timing import Timing
 
 
 def test_timing_is_the_median_with_its_spread():
@@ -125,7 +125,7 @@ def test_environment_names_the_versions():
 
 def test_the_numpy_networks_blas_names_scipys_and_its_threads_are_limited_too():
     from threadpoolctl import threadpool_info
-    from scratchnet.frameworks import REGISTRY, SCRATCH
+    from scratchnet.harness.frameworks import REGISTRY, SCRATCH
     described = REGISTRY[SCRATCH].blas()
     assert "fused SGD update (one thread): SciPy's" in described
     assert benchmark.scipy_blas() != "unknown" and benchmark.scipy_blas() in described

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from helpers import assert_close
-from scratchnet import NeuralNetwork, breakdown, compare, plots, reports
+from scratchnet.data import load_config_data
+from scratchnet import NeuralNetwork
+from scratchnet.harness import breakdown, compare
+from scratchnet import report as reports
+from scratchnet.report import figures as plots
 from scratchnet.data import load_dataset
 
 torch = pytest.importorskip("torch")
@@ -163,7 +167,7 @@ def test_compare_gives_each_framework_its_breakdown_and_keeps_its_results(rows):
         assert parts["train"]["fit_step_s"] == pytest.approx(row["train_time_per_epoch_s"] / 6)
         assert all(part["seconds"] >= 0 for part in parts["train"]["parts"])
     # the breakdown's extra steps are undone: accuracy is that of the run's two epochs
-    X_train, y_train, X_test, y_test = compare.load_config_data(
+    X_train, y_train, X_test, y_test = load_config_data(
         dict(n_samples=96, dataset="digits", layer_sizes=[64, 16, 10], seed=42))
     model = NeuralNetwork([64, 16, 10], ["relu", "softmax"], seed=42)
     model.fit(X_train, y_train, epochs=2, alpha=0.1, batch_size=16, seed=42)

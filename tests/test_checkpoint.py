@@ -12,7 +12,7 @@ import pytest
 
 from helpers import assert_close
 from scratchnet import NeuralNetwork, PrecisionConfig
-from scratchnet.checkpoint import load_checkpoint
+from scratchnet.nn.checkpoint import load_checkpoint
 
 FLOAT64 = PrecisionConfig(train_dtype="float64", infer_precision="float32")
 

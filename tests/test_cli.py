@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from helpers import scratchnet
-from scratchnet import reports
+from scratchnet import report as reports
 
 
 @pytest.mark.parametrize("args", [["--help"], ["demo", "--help"]])

@@ -154,7 +154,7 @@ def test_a_pytorch_checkpoint_predicts_with_the_numpy_engine(tmp_path):
 def test_export_onnx_writes_a_file_onnxruntime_runs(work, tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from scratchnet.onnx_export import OnnxRuntimeModel
+    from scratchnet.nn.onnx import OnnxRuntimeModel
     result = scratchnet("export-onnx", str(work / "model.npz"), str(tmp_path / "model.onnx"),
                         "--opset", "17")
     assert result.returncode == 0, result.stderr
@@ -320,7 +320,7 @@ def test_export_onnx_refuses_a_bad_output_or_opset(work, tmp_path):
 
 def test_the_demo_and_the_export_check_are_library_functions(tmp_path):
     """What `demo` and `export-onnx` print is computed by functions a Python user can call."""
-    from scratchnet.training import train_both
+    from scratchnet.deploy.train import train_both
     run = train_both([64, 16, 10], ["relu", "softmax"], epochs=2, dataset="synthetic", seed=3)
     expected = ["scratch_numpy", "pytorch"] if importlib.util.find_spec("torch") else ["scratch_numpy"]
     assert list(run.results) == expected
@@ -328,7 +328,7 @@ def test_the_demo_and_the_export_check_are_library_functions(tmp_path):
         assert run.largest_difference[0] <= 1e-5, run.largest_difference
     if importlib.util.find_spec("onnxruntime"):
         from scratchnet import NeuralNetwork
-        from scratchnet.onnx_export import check_with_onnxruntime, export_onnx
+        from scratchnet.nn.onnx import check_with_onnxruntime, export_onnx
         model = NeuralNetwork([64, 16, 10], ["relu", "softmax"], seed=3)
         path = export_onnx(model, str(tmp_path / "m.onnx"))
         diff, provider = check_with_onnxruntime(model, path)

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from helpers import assert_close
-from scratchnet import compare, pytorch_model
-from scratchnet.ratios import RATIO_COLUMNS, ratio_with_interval
-from scratchnet.reports import COLUMNS, SPEC_COLUMNS
+from scratchnet.data import default_dataset
+from scratchnet.harness import result
+from scratchnet.harness import compare
+from scratchnet.nn import torch_network as pytorch_model
+from scratchnet.harness.ratios import RATIO_COLUMNS, ratio_with_interval
+from scratchnet.report import COLUMNS, SPEC_COLUMNS
 
 pytest.importorskip("torch")
 
@@ -106,7 +109,7 @@ def test_torch_missing_gives_a_skipped_row(monkeypatch, tmp_path):
     assert (skipped["status"], skipped["notes"]) == ("skipped", "torch not installed")
     assert all(skipped[c] is None for c in TIMED + ["peak_memory_mb", "final_accuracy"])
     assert rows[0]["status"] == "ok" and rows[0]["parity_max_abs_diff"] is None
-    from scratchnet.reports import write_reports
+    from scratchnet.report import write_reports
     assert all(os.path.getsize(p) > 0 for p in write_reports(rows, tmp_path).values())
 
 
@@ -119,7 +122,7 @@ def test_cuda_row_is_skipped_without_a_gpu():
 
 
 def test_onnxruntime_missing_gives_a_skipped_row(monkeypatch, tmp_path):
-    from scratchnet import onnx_export
+    from scratchnet.nn import onnx as onnx_export
     monkeypatch.setattr(onnx_export, "is_onnx_available", lambda: False)
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1},
                                               frameworks=["scratch_numpy", "onnxruntime"])
@@ -127,7 +130,7 @@ def test_onnxruntime_missing_gives_a_skipped_row(monkeypatch, tmp_path):
                                                              ("onnxruntime", "skipped")]
     assert "onnx/onnxruntime not installed" in rows[1]["notes"]
     assert all(rows[1][c] is None for c in TIMED)
-    from scratchnet.reports import write_reports
+    from scratchnet.report import write_reports
     assert all(os.path.getsize(p) > 0 for p in write_reports(rows, tmp_path).values())
 
 
@@ -225,11 +228,11 @@ def test_invalid_arguments_fail_before_anything_runs(change, pattern, monkeypatc
 
 
 def test_default_dataset_follows_the_width():
-    assert compare.default_dataset(784, 512) == "digits"
-    assert compare.default_dataset(1024, 1000) == "digits"
-    assert compare.default_dataset(100, 512) == "digits"
-    assert compare.default_dataset(30, 512) == "synthetic"
-    assert compare.default_dataset(784, 5000) == "synthetic"
+    assert default_dataset(784, 512) == "digits"
+    assert default_dataset(1024, 1000) == "digits"
+    assert default_dataset(100, 512) == "digits"
+    assert default_dataset(30, 512) == "synthetic"
+    assert default_dataset(784, 5000) == "synthetic"
 
 
 def test_memory_counts_a_100_mb_model_for_both_frameworks():
@@ -246,14 +249,14 @@ def test_memory_counts_a_100_mb_model_for_both_frameworks():
 
 
 def test_training_flops_follow_the_spec_convention():
-    assert compare.training_flops_per_epoch([784, 64, 10], 512) == 6 * (784 * 64 + 64 * 10) * 512
+    assert result.training_flops_per_epoch([784, 64, 10], 512) == 6 * (784 * 64 + 64 * 10) * 512
 
 
 def test_roofline_columns():
-    from scratchnet.benchmark import Timing
+    from scratchnet.harness.timing import Timing
     rows = [{"layer_sizes": "10x5x10", "n_samples": 100, "train_time_per_epoch_s": 0.001},
             {"layer_sizes": "10x5x10", "n_samples": 100, "train_time_per_epoch_s": None}]
-    compare.add_roofline(rows, Timing([2.0, 3.0, 4.0]))
+    result.add_roofline(rows, Timing([2.0, 3.0, 4.0]))
     flops = 6 * (50 + 50) * 100
     assert rows[0]["train_gflops_per_s"] == pytest.approx(flops / 0.001 / 1e9)
     assert rows[0]["fraction_of_sgemm"] == pytest.approx(flops / 0.001 / 1e9 / 3.0)
@@ -262,7 +265,7 @@ def test_roofline_columns():
 
 def test_sgemm_rate_is_the_flops_over_each_run(monkeypatch):
     """2 n^3 flops per call over each call's seconds (a fake clock: 0.25 s per call)."""
-    from scratchnet import benchmark
+    from scratchnet.harness import timing as benchmark
     now = [0.0]
 
     def clock():

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from scratchnet import contention
-from scratchnet.contention import Contention, CpuSnapshot, contention_between
+from scratchnet.harness import contention
+from scratchnet.harness.contention import Contention, CpuSnapshot, contention_between
 
 PROC_STAT = """cpu  5003 0 2087 31956 283 0 27 73 0 0
 cpu0 468 0 519 18654 28 0 4 31 0 0

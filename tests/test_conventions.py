@@ -1,11 +1,11 @@
-"""Loss conventions (``scratchnet.losses.LossConvention``): their factors, their text and
+"""Loss conventions (``scratchnet.nn.losses.LossConvention``): their factors, their text and
 flags, and both networks trained under them, equal to each other and kept by a checkpoint."""
 import numpy as np
 import pytest
 
 from helpers import assert_close
 from scratchnet import NeuralNetwork, PrecisionConfig
-from scratchnet.losses import LossConvention
+from scratchnet.nn.losses import LossConvention
 
 FLOAT64 = PrecisionConfig("float64", "float64")
 

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import one_line, scratchnet
 from scratchnet import NeuralNetwork
-from scratchnet.reports import FILES
+from scratchnet.report import FILES
 
 SMALL_COMPARE = ["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--epochs", "1",
                  "--repeats", "1", "--rounds", "1", "--warmup", "0"]
@@ -88,7 +88,7 @@ def test_every_preset_is_checked_before_the_first_runs(tmp_path):
 
 FULL_DISK = """
 import resource, signal, sys
-from scratchnet.reports import COLUMNS, write_reports
+from scratchnet.report import COLUMNS, write_reports
 rows = [dict(dict.fromkeys(COLUMNS), framework=name, status="ok", layer_sizes="64x16x10",
              train_time_per_epoch_s=t, inference_latency_per_sample_s=t / 100,
              single_sample_latency_s=t / 50, batch_throughput_samples_per_s=1 / t,
@@ -159,7 +159,7 @@ def _workers_of(parent_pid):
                     argv = handle.read().split(b"\0")
             except OSError:
                 continue
-            if b"scratchnet._worker" in argv and str(parent_pid).encode() in argv:
+            if b"scratchnet.harness.worker" in argv and str(parent_pid).encode() in argv:
                 found.append(int(entry))
     return found
 
@@ -220,7 +220,7 @@ def test_ctrl_c_during_train_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_a_hung_worker_is_stopped_and_its_row_is_an_error(monkeypatch):
-    from scratchnet import compare
+    from scratchnet.harness import compare
     monkeypatch.setattr(compare, "WORKER_TIMEOUT", 0.01)
     rows = compare.benchmark_scratch_vs_torch([64, 16, 10], ["relu", "softmax"], n_samples=64,
                                               epochs=1, repeats=1, rounds=1,

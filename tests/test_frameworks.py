@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from helpers import scratchnet
-from scratchnet import compare, frameworks
-from scratchnet.reports import COLUMNS, PARITY_LIMIT
+from scratchnet.harness import compare, frameworks
+from scratchnet.report import COLUMNS, PARITY_LIMIT
 
 STUDENTS = os.path.join(os.path.dirname(__file__), "students")
 STUDENT_FILE = os.path.join(STUDENTS, "student_mlp.py")
@@ -96,7 +96,7 @@ def test_a_correct_class_matches_the_twin_and_a_wrong_one_does_not(user_rows):
     assert student["parity_max_abs_diff"] <= PARITY_LIMIT["float64"], student["parity_max_abs_diff"]
     assert student["final_accuracy"] == user_rows[1]["final_accuracy"]
     assert half["parity_max_abs_diff"] > 1e-3, half["parity_max_abs_diff"]
-    from scratchnet.reports import interpretation
+    from scratchnet.report import interpretation
     text = interpretation(user_rows)
     assert "Parity: largest |p_student - p_torch|" in text
     assert ("above 1e-08: scratchnet check on this network and loss, with its own 50 samples "
@@ -168,8 +168,8 @@ def test_compare_model_refuses_bad_values_in_one_line(tmp_path, args, words):
 
 
 def test_without_torch_a_user_row_is_measured_and_compared_with_the_numpy_network(monkeypatch):
-    from scratchnet import pytorch_model
-    from scratchnet.reports import interpretation
+    from scratchnet.nn import torch_network as pytorch_model
+    from scratchnet.report import interpretation
     monkeypatch.setattr(pytorch_model, "is_torch_available", lambda: False)
     rows = compare.benchmark_scratch_vs_torch(**TINY, precision="float64",
                                               models={"student": student_mlp.StudentNetwork})

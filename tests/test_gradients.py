@@ -10,7 +10,7 @@ import pytest
 
 from helpers import relative_error
 from scratchnet import NeuralNetwork, PrecisionConfig
-from scratchnet.activations import get_activation
+from scratchnet.nn.activations import get_activation
 
 FLOAT64 = PrecisionConfig(train_dtype="float64", infer_precision="float64")
 EPS = 1e-6

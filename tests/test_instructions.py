@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from scratchnet import instructions
-from scratchnet.instructions import InstructionCountError, counts_from_regions, make_config
+import scratchnet
+from scratchnet.harness import instructions
+from scratchnet.harness.instructions import InstructionCountError, counts_from_regions, make_config
 
 SMALL = dict(layer_sizes=[64, 32, 10], activations=["relu", "softmax"], n_samples=96,
              batch_size=16, alpha=0.1, seed=42)
@@ -137,7 +138,7 @@ def test_the_worker_environment_does_not_follow_the_callers(monkeypatch):
     assert instructions.worker_environment() == first
     assert first["PATH"] == os.defpath and "HOME" not in first
     assert first["PYTHONPATH"].split(os.pathsep)[0] == os.path.dirname(os.path.dirname(
-        os.path.abspath(instructions.__file__)))
+        os.path.abspath(scratchnet.__file__)))
     assert first["PYTHONHASHSEED"] == "0" and first["OMP_NUM_THREADS"] == "1"
     assert os.path.realpath(instructions.worker_python()) == os.path.realpath(sys.executable)
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from scratchnet.job import Job
+from scratchnet.harness.job import Job
 
 
 def job():

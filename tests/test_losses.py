@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from helpers import assert_close
-from scratchnet.activations import get_activation
-from scratchnet.losses import LOSSES, get_loss, one_hot
+from scratchnet.nn.activations import get_activation
+from scratchnet.nn.losses import LOSSES, get_loss, one_hot
 
 
 @st.composite

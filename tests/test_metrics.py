@@ -1,6 +1,9 @@
 """One description per figure: the report schema, the exporter and the ratios agree with it."""
-from scratchnet import asv_export, metrics, plots, reports
-from scratchnet.ratios import RATIO_COLUMNS
+from scratchnet.asv import suite
+from scratchnet import metrics
+from scratchnet import report as reports
+from scratchnet.report import figures as plots
+from scratchnet.harness.ratios import RATIO_COLUMNS
 
 
 def test_every_figure_is_a_report_column_with_its_spread():
@@ -20,7 +23,7 @@ def test_the_ratios_speak_one_convention():
 
 
 def test_the_exporter_takes_its_units_from_the_table():
-    for column, unit in asv_export.UNITS.items():
+    for column, unit in suite.UNITS.items():
         assert unit == metrics.METRICS[column].unit, column
 
 
@@ -53,7 +56,7 @@ def test_the_asv_suites_units_are_the_tables():
             for cls in (c for c in vars(module).values() if inspect.isclass(c)):
                 for method, function in vars(cls).items():
                     if method.startswith("track_") and hasattr(function, "unit"):
-                        unit = metrics.METRICS[asv_export.METRICS[method]].unit
+                        unit = metrics.METRICS[suite.METRICS[method]].unit
                         # asv formats a figure in "seconds" as a time (ms, us), as its time_ ones
                         assert function.unit == ("seconds" if unit == "s" else unit), method
                         seen += 1

@@ -4,7 +4,7 @@ import pytest
 
 from helpers import assert_close
 from scratchnet import NeuralNetwork, PrecisionConfig, TrainingDivergedError
-from scratchnet.init import initialize_weights
+from scratchnet.nn.init import initialize_weights
 
 FLOAT64 = PrecisionConfig(train_dtype="float64", infer_precision="float64")
 
@@ -368,8 +368,8 @@ def test_a_training_step_subtracts_alpha_times_the_gradient(config, fortran, los
 
 
 def test_the_base_class_hooks_are_abstract_and_none_runs_before_the_subclass_is_ready():
-    from scratchnet.base import BaseNetwork
-    from scratchnet.network import NeuralNetwork
+    from scratchnet.nn.base import BaseNetwork
+    from scratchnet.nn.network import NeuralNetwork
 
     class Incomplete(BaseNetwork):
         def _set_params(self, params):

@@ -13,9 +13,9 @@ from scratchnet.data import load_dataset
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-from scratchnet import onnx_export  # noqa: E402
-from scratchnet.onnx_export import (DEFAULT_OPSET, OnnxRuntimeModel, build_onnx_model,  # noqa: E402
-                                    export_onnx, external_data_files)
+from scratchnet.nn import onnx as onnx_export  # noqa: E402
+from scratchnet.nn.onnx import (DEFAULT_OPSET, OnnxRuntimeModel, build_onnx_model, export_onnx,
+    external_data_files)
 
 
 @pytest.fixture(scope="module")

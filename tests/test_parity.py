@@ -10,7 +10,7 @@ import pytest
 
 from helpers import assert_close
 from scratchnet import NeuralNetwork, PrecisionConfig
-from scratchnet.init import initialize_weights
+from scratchnet.nn.init import initialize_weights
 
 torch = pytest.importorskip("torch")
 from scratchnet import TorchNeuralNetwork  # noqa: E402

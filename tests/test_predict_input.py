@@ -22,7 +22,7 @@ import pytest
 
 from scratchnet import NeuralNetwork, PrecisionConfig
 from scratchnet import cli
-from scratchnet.prediction import predict_file, read_features
+from scratchnet.deploy.predict import predict_file, read_features
 
 MARKER = "pickle-code-ran"
 ARCHITECTURE = ([4, 3, 10], ["relu", "softmax"])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scratchnet.ratios import Ratio, ratio_with_interval
+from scratchnet.harness.ratios import Ratio, ratio_with_interval
 
 
 def test_the_ratio_is_the_ratio_of_the_pooled_medians():

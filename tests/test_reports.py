@@ -5,8 +5,9 @@ import struct
 
 import pytest
 
-from scratchnet import plots, reports
-from scratchnet.reports import COLUMNS
+from scratchnet import report as reports
+from scratchnet.report import figures as plots
+from scratchnet.report import COLUMNS
 
 
 def fake_rows():
@@ -205,7 +206,7 @@ def test_a_run_that_measured_nothing_gets_a_figure_that_says_so():
 
 def test_the_summary_title_fits_however_many_rows_were_busy_or_failed():
     """Named when few, counted when many; never wider than the figure, at most three lines."""
-    from scratchnet.plots import TITLE_NOTE_LINES, TITLE_WIDTH, _title_notes
+    from scratchnet.report.figures import TITLE_NOTE_LINES, TITLE_WIDTH, _title_notes
 
     def row(framework, preset, **values):
         return {"framework": framework, "preset": preset, "status": "ok", "notes": "",
@@ -226,7 +227,7 @@ def test_the_summary_title_fits_however_many_rows_were_busy_or_failed():
 def test_every_registered_framework_gets_its_lines():
     """A row of any registered framework besides the pair (here pytorch_cuda) is set against
     scratch_numpy in the interpretation, ratios from its own columns."""
-    from scratchnet.reports import COLUMNS, interpretation
+    from scratchnet.report import COLUMNS, interpretation
     base = dict.fromkeys(COLUMNS) | {"status": "ok", "preset": "default", "precision": "float32",
                                      "final_accuracy": 0.9, "peak_memory_mb": 10.0}
     rows = [base | {"framework": name, "train_time_per_epoch_s": seconds,
@@ -241,7 +242,7 @@ def test_every_registered_framework_gets_its_lines():
 
 
 def test_the_curves_are_drawn_when_a_row_has_its_history(tmp_path):
-    from scratchnet.reports import COLUMNS, CURVES_FILE, write_reports
+    from scratchnet.report import COLUMNS, CURVES_FILE, write_reports
     row = dict.fromkeys(COLUMNS) | {"framework": "scratch_numpy", "status": "ok", "preset": "default",
                                     "train_time_per_epoch_s": 0.01, "final_accuracy": 0.5}
     paths = write_reports([row], tmp_path / "plain")  # asv's rows have no history
@@ -251,13 +252,13 @@ def test_the_curves_are_drawn_when_a_row_has_its_history(tmp_path):
     paths = write_reports([row | {"history": history}], tmp_path / "curves")
     assert paths["curves_png"] == str(tmp_path / "curves" / CURVES_FILE)
     assert (tmp_path / "curves" / CURVES_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from scratchnet.reports import read_json
+    from scratchnet.report import read_json
     assert read_json(paths["json"])[0]["history"] == history
 
 
 def test_a_figure_from_an_earlier_run_is_removed_once_the_new_reports_are_in_place(
         tmp_path, monkeypatch):
-    from scratchnet.reports import COLUMNS, CURVES_FILE, write_reports
+    from scratchnet.report import COLUMNS, CURVES_FILE, write_reports
     row = dict.fromkeys(COLUMNS) | {"framework": "scratch_numpy", "status": "ok", "preset": "default",
                                     "train_time_per_epoch_s": 0.01, "final_accuracy": 0.5,
                                     "history": {"loss": [1.0, 0.5], "accuracy": [0.3, 0.6]}}
@@ -284,7 +285,7 @@ def test_a_figure_from_an_earlier_run_is_removed_once_the_new_reports_are_in_pla
 def test_an_exports_history_is_written_with_the_set_and_removed_by_a_run_without_one(tmp_path):
     import matplotlib.pyplot as plt
 
-    from scratchnet.reports import COLUMNS, HISTORY_FILES, read_csv, write_reports
+    from scratchnet.report import COLUMNS, HISTORY_FILES, read_csv, write_reports
     row = dict.fromkeys(COLUMNS) | {"framework": "scratch_numpy", "status": "ok", "preset": "default",
                                     "train_time_per_epoch_s": 0.01, "final_accuracy": 0.5}
     history = [{"commit": "abc", "metric": "train_time_per_epoch_s", "value": 0.01}]
@@ -302,7 +303,7 @@ def test_an_exports_history_is_written_with_the_set_and_removed_by_a_run_without
 
 
 def test_a_low_mse_accuracy_is_explained():
-    from scratchnet.reports import COLUMNS, interpretation
+    from scratchnet.report import COLUMNS, interpretation
     base = dict.fromkeys(COLUMNS) | {"status": "ok", "preset": "default", "precision": "float32",
                                      "epochs": 3, "alpha": 0.1, "train_time_per_epoch_s": 0.01,
                                      "parity_max_abs_diff": 1e-7}

@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 
 from helpers import one_line, scratchnet
-from scratchnet import NeuralNetwork, benchmark, compare, presets, reports
+from scratchnet.data import load_config_data
+from scratchnet import NeuralNetwork
+from scratchnet.harness import timing as benchmark, compare, presets
+from scratchnet import report as reports
 
 SETTINGS = dict(layer_sizes=[64, 16, 10], activations=["relu", "softmax"], loss="cross_entropy",
                 n_samples=256, epochs=2, batch_size=16, alpha=0.1, seed=42)
 
 
 def digits(n_samples=256):
-    return compare.load_config_data(dict(n_samples=n_samples, dataset="digits",
+    return load_config_data(dict(n_samples=n_samples, dataset="digits",
                                          layer_sizes=[64, 16, 10], seed=42))
 
 
@@ -53,7 +56,7 @@ def test_the_preset_reaches_its_target_in_both_networks_at_the_same_epoch():
     pytest.importorskip("torch")
     from scratchnet import TorchNeuralNetwork
     settings = presets.GOAL_PRESETS["time_to_accuracy"]
-    data = compare.load_config_data({**settings, "dataset": "digits"})
+    data = load_config_data({**settings, "dataset": "digits"})
     epochs = []
     for model_class in (NeuralNetwork, TorchNeuralNetwork):
         result = benchmark.measure_time_to_accuracy(

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchnet.validation import ROW_SUM_FINITE_CHECK_FROM, all_finite
+from scratchnet.nn.validation import ROW_SUM_FINITE_CHECK_FROM, all_finite
 
 ROWS, COLUMNS = 128, 784  # 100,352 values: over ROW_SUM_FINITE_CHECK_FROM, the row-sum path
 

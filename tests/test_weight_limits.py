@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet import NeuralNetwork
-from scratchnet.base import DIVERGENCE_FACTOR, _largest, _surely_below
-from scratchnet.init import initial_std
+from scratchnet.nn.base import DIVERGENCE_FACTOR, _largest, _surely_below
+from scratchnet.nn.init import initial_std
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS, LossConvention
+from ..nn.losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS, LossConvention
 from . import replay
 from .replay import ORDERS, Variant
 

@@ -13,7 +13,7 @@ import sys
 import sysconfig
 import traceback
 
-from ..precision import PrecisionConfig
+from ..nn.precision import PrecisionConfig
 
 #: Set in every worker's environment: a comparison started there (a user's script that
 #: runs one at import, without ``if __name__ == "__main__":``) is refused, not recursed into.

@@ -16,8 +16,8 @@ import random
 
 import numpy as np
 
-from ..activations import get_activation
-from ..losses import LossConvention, one_hot
+from ..nn.activations import get_activation
+from ..nn.losses import LossConvention, one_hot
 
 #: The batch orders a variant may take, and what each is in words.
 ORDERS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..losses import LossConvention
+from ..nn.losses import LossConvention
 from ..metrics import NOT_LIKE_FOR_LIKE, PARITY_LIMIT
 from .loader import CheckError
 from .runner import check_model

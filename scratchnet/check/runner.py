@@ -11,11 +11,11 @@ import sys
 
 import numpy as np
 
-from ..base import TrainingDivergedError
-from ..losses import LossConvention
-from ..precision import PrecisionConfig
-from ..validation import (check_alpha, check_architecture, check_int, check_seed,
-                          check_time_limit)
+from ..nn.base import TrainingDivergedError
+from ..nn.losses import LossConvention
+from ..nn.precision import PrecisionConfig
+from ..nn.validation import (check_alpha, check_architecture, check_int, check_seed,
+    check_time_limit)
 from .card import Line
 from .checks import CHECKS, Context, yield_checks
 from .loader import LAYOUTS, SHAPE_WORDS, CheckError, check_spec, class_spec
@@ -75,14 +75,14 @@ def make_settings(layer_sizes=(20, 16, 10), activations=("relu", "softmax"), see
 
 
 def reference_name():
-    from ..pytorch_model import TorchNeuralNetwork, reference_class
+    from ..nn.torch_network import TorchNeuralNetwork, reference_class
     return ("the PyTorch twin" if reference_class() is TorchNeuralNetwork
             else "scratchnet's NumPy network (torch is not installed)")
 
 
 def make_reference(settings, dtype):
     """The twin (or NeuralNetwork without torch) in ``dtype`` under the declared convention."""
-    from ..pytorch_model import reference_class
+    from ..nn.torch_network import reference_class
     config = PrecisionConfig(train_dtype=dtype, infer_precision=dtype)
     return reference_class()(settings.layer_sizes, settings.activations, config,
                              seed=settings.seed, loss=settings.convention)

@@ -25,7 +25,7 @@ import socket
 import sys
 import traceback
 
-from ..benchmark import die_with_parent
+from ..harness.timing import die_with_parent
 from . import loader, protocol
 
 #: The methods the checks may call, and report as present or not.

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..activations import ACTIVATIONS, OUTPUT_ONLY
-from ..base import TrainingDivergedError
-from ..compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
-from ..frameworks import REGISTRY, SCRATCH
-from ..onnx_export import DEFAULT_OPSET
-from ..presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
-from ..training import TRAIN_FRAMEWORKS
+from ..nn.activations import ACTIVATIONS, OUTPUT_ONLY
+from ..nn.base import TrainingDivergedError
+from ..harness.compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
+from ..harness.frameworks import REGISTRY, SCRATCH
+from ..nn.onnx import DEFAULT_OPSET
+from ..harness.presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
+from ..deploy.train import TRAIN_FRAMEWORKS
 from . import check as check_command
 from .arguments import int_list as _int_list, name_list as _name_list, threads as _threads
 
@@ -42,7 +42,7 @@ def _add_training_arguments(parser):
 def run_demo(args, out=None):
     """Train both models identically and print their accuracy and largest disagreement."""
     out = sys.stdout if out is None else out  # the stdout of the moment, not of import time
-    from ..training import train_both
+    from ..deploy.train import train_both
 
     run = train_both(args.layer_sizes, args.activations, loss=args.loss, epochs=args.epochs,
                      alpha=args.alpha, batch_size=args.batch_size, dataset=args.dataset,
@@ -59,7 +59,7 @@ def run_demo(args, out=None):
         print(f"largest difference between their predicted probabilities on the held-out split: "
               f"{diff:.3e} (sample {row}, class {col})", file=out)
     else:
-        from ..pytorch_model import INSTALL_HINT
+        from ..nn.torch_network import INSTALL_HINT
         print(f"pytorch: skipped, torch not installed ({INSTALL_HINT})", file=out)
     return 0
 
@@ -90,9 +90,10 @@ EXIT_DISTURBED = 3
 def run_compare(args, out=None):
     """Run the comparison for one preset or all, print the table, write the reports."""
     out = sys.stdout if out is None else out
-    from ..compare import ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison, run_comparison
+    from ..harness.compare import (ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison,
+        run_comparison)
     from ..files import check_output_folder
-    from ..reports import instructions_table, roofline_table, write_reports
+    from ..report import instructions_table, roofline_table, write_reports
 
     check_output_folder(args.out, "out")
     names = list(PRESETS) if args.preset == "all" else [args.preset]
@@ -136,10 +137,10 @@ def run_compare(args, out=None):
             row["preset"] = label
             rows.append(row)
     if args.instructions:  # after every preset's timing, one valgrind process per framework
-        from ..instructions import add_instruction_counts
+        from ..harness.instructions import add_instruction_counts
         add_instruction_counts(rows, progress=progress)
     if not any(row["status"] == "ok" for row in rows):
-        from ..reports import console_table
+        from ..report import console_table
         print(console_table(rows), file=out)
         _print_failures(rows, out)
         print(f"\nno row was measured, so no report was written: the reports in {args.out} (if "
@@ -153,7 +154,7 @@ def run_compare(args, out=None):
               file=out)
         print(roofline_table(rows), file=out)
     if args.breakdown:
-        from ..reports import breakdown_text
+        from ..report import breakdown_text
         print("\nwhere the time goes (--breakdown)\n" + (
             breakdown_text(rows) or "no row has a breakdown: it needs scratch_numpy or pytorch"),
             file=out)
@@ -167,7 +168,7 @@ def run_compare(args, out=None):
 def _strict_status(rows, models):
     """--strict: 1 where a --model row is an error, 3 where a row was measured on a busy
     machine, else 0; the reason on stderr."""
-    from ..reports import disturbed_rows
+    from ..report import disturbed_rows
     broken = sorted({row["framework"] for row in rows if row["framework"] in models
                      and row["status"] == "error"})
     if broken:
@@ -185,7 +186,7 @@ def _strict_status(rows, models):
 def _user_models(values, layout):
     """{row name: registry entry} of the --model values ``[NAME=]SPEC[@OPTIONS]``
     (``frameworks.parse_model_value``), NAME defaulting to the class's name."""
-    from ..frameworks import parse_model_value, user_framework
+    from ..harness.frameworks import parse_model_value, user_framework
     models = {}
     for value in values or []:
         name, spec, options = parse_model_value(value, layout)
@@ -207,7 +208,7 @@ def _print_failures(rows, out):
 
 def _print_reports(rows, paths, out):
     """The spec's console table, its interpretation, and where the files went."""
-    from ..reports import console_table, interpretation
+    from ..report import console_table, interpretation
     print(console_table(rows), file=out)
     print(file=out)
     print(interpretation(rows), file=out)
@@ -217,7 +218,7 @@ def _print_reports(rows, paths, out):
 def run_export(args, out=None):
     """Turn asv's results into the comparison reports and the history."""
     out = sys.stdout if out is None else out
-    from ..asv_export import configured_branch, export
+    from ..asv.export import configured_branch, export
 
     from ..files import check_output_folder, written_together
 
@@ -228,7 +229,7 @@ def run_export(args, out=None):
                              out=args.out, branch=branch)
     print(f"asv results of commit {rows[0]['commit'][:8]} on machine {rows[0]['machine']}", file=out)
     _print_reports(rows, paths, out)
-    from ..asv_export import QUICK_NOTE
+    from ..metrics import QUICK_NOTE
     if any(QUICK_NOTE in (row["notes"] or "") for row in rows):
         print(f"WARNING: {QUICK_NOTE}", file=out)
     return 0
@@ -239,7 +240,7 @@ def run_site(args, out=None):
     out = sys.stdout if out is None else out
     import contextlib
 
-    from ..asv_site import install_site
+    from ..asv.site import install_site
 
     with contextlib.redirect_stdout(out):
         marked = install_site(args.html)
@@ -258,7 +259,7 @@ def run_train(args, out=None):
     out = sys.stdout if out is None else out
     import time
 
-    from ..training import train_model
+    from ..deploy.train import train_model
 
     started = time.perf_counter()
     terminal = out.isatty() if hasattr(out, "isatty") else False
@@ -293,7 +294,7 @@ def run_train(args, out=None):
 def run_predict(args, out=None):
     """Predict with a checkpoint for every sample of an input file."""
     out = sys.stdout if out is None else out
-    from ..prediction import predict_file
+    from ..deploy.predict import predict_file
 
     result, text = predict_file(args.checkpoint, args.input, args.output, proba=args.proba,
                                 precision=args.precision, framework=args.framework)
@@ -310,9 +311,9 @@ def run_export_onnx(args, out=None):
     import os
 
     from ..files import check_output_path
-    from ..onnx_export import (check_with_onnxruntime, export_onnx, external_data_files,
-                              is_onnx_available)
-    from ..prediction import load_model
+    from ..nn.onnx import (check_with_onnxruntime, export_onnx, external_data_files,
+        is_onnx_available)
+    from ..deploy.predict import load_model
 
     check_output_path(args.output, "output", (".onnx",))
     model = load_model(args.checkpoint)
@@ -331,7 +332,7 @@ def run_export_onnx(args, out=None):
         print(f"ONNX Runtime {provider}: largest |difference| from the "
               f"NumPy network's forward on 256 random inputs in [0, 1): {diff:.3e}", file=out)
     else:
-        from ..onnx_export import INSTALL_HINT
+        from ..nn.onnx import INSTALL_HINT
         print(f"onnxruntime is not installed: the file was not run ({INSTALL_HINT})", file=out)
     return 0
 

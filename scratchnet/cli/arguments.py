@@ -15,7 +15,7 @@ def int_list(text):
 def threads(text):
     """--threads: a positive integer, or "all" for every core this process may use."""
     if text == "all":
-        from ..benchmark import available_cores
+        from ..harness.timing import available_cores
         return available_cores()
     try:
         return int(text)

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ..losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS, LossConvention
+from ..nn.losses import LOSSES, OUTPUT_REDUCTIONS, SAMPLE_REDUCTIONS, LossConvention
 from .arguments import int_list, name_list
 
 #: Exit statuses: every check passed (warnings allowed), a check failed, the class could not
@@ -67,8 +67,8 @@ def add_parser(commands):
 def run(args, out=None):
     """Check a user's class against the twin; exit 0 if it matches, 1 if not."""
     out = sys.stdout if out is None else out
-    from ..check import (as_data, check_model, format_line, labels, make_settings,
-                         reference_name, summarize_output, verdict)
+    from ..check import (as_data, check_model, format_line, labels, make_settings, reference_name,
+        summarize_output, verdict)
     from ..check.card import to_json
     from ..files import atomic_write_text, check_output_path
 

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from scratchnet import compare
+from scratchnet.harness import compare
 from scratchnet.cli import main
-from scratchnet.frameworks import parse_model_value
+from scratchnet.harness.frameworks import parse_model_value
 from scratchnet.metrics import PARITY_LIMIT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,7 +46,7 @@ def test_rows_say_what_differs_and_a_declared_convention_is_compared_as_declared
     assert "makes 1 update per epoch where the twin makes 5" in by["full"]["diagnosis"]
     assert all(by[name]["parity_max_abs_diff"] > PARITY_LIMIT["float64"]
                for name in ("undeclared", "legacy", "full"))
-    from scratchnet.reports import interpretation
+    from scratchnet.report import interpretation
     text = interpretation(rows)
     assert "NOT LIKE FOR LIKE: full makes another number of updates per epoch" in text
     assert "legacy does not compute what the twin computes" not in text

@@ -9,9 +9,9 @@ import pytest
 from scratchnet import PrecisionConfig, batch_order
 from scratchnet.check import protocol
 from scratchnet.check.replay import ORDERS, Variant, epoch_orders, gradients, train
-from scratchnet.losses import LossConvention
+from scratchnet.nn.losses import LossConvention
 
-torch_model = pytest.importorskip("scratchnet.pytorch_model")
+torch_model = pytest.importorskip("scratchnet.nn.torch_network")
 if not torch_model.is_torch_available():
     pytest.skip("torch not installed", allow_module_level=True)
 

@@ -75,7 +75,7 @@ def test_the_wrong_layout_fails_with_a_hint():
 
 
 def test_without_torch_the_numpy_network_is_the_reference(monkeypatch):
-    from scratchnet import pytorch_model
+    from scratchnet.nn import torch_network as pytorch_model
     monkeypatch.setattr(pytorch_model, "is_torch_available", lambda: False)
     lines, what = card("MissingMseFactor")
     assert what == "scratchnet's NumPy network (torch is not installed)"

@@ -1,5 +1,5 @@
 """When ``fit`` calls training diverged: the rule, its factor and the error it raises,
-shared by both networks (``scratchnet.base`` checks them in the same places)."""
+shared by both networks (``scratchnet.nn.base`` checks them in the same places)."""
 from __future__ import annotations
 
 import math

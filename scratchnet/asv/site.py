@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 
 def _built_environment_first(index):

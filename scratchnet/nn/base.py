@@ -20,7 +20,7 @@ before the subclass is ready):
 - ``_loss_and_gradients(X, y) -> (loss, [(dW, db), ...])``: the default reduction's
   (``loss_and_gradients`` scales them to the model's convention)
 
-``loss`` is a name or a ``scratchnet.losses.LossConvention``: a convention other than the
+``loss`` is a name or a ``scratchnet.nn.losses.LossConvention``: a convention other than the
 default (a sum over the samples, half the sum of squares over the outputs ...) trains
 with each step scaled by its factor, exactly as the gradient of that loss would; the
 history and ``evaluate`` report the default reduction's loss whatever the convention, so
@@ -39,8 +39,8 @@ from .precision import INFER_PRECISIONS, PrecisionConfig, check_dtype_name
 from .init import initial_std, initialize_weights
 from .divergence import DIVERGENCE_FACTOR, TrainingDivergedError, _largest, _surely_below
 from .losses import LossConvention, get_loss
-from .validation import (check_alpha, check_architecture, check_features, check_int,
-                         check_labels, check_seed)
+from .validation import (check_alpha, check_architecture, check_features, check_int, check_labels,
+    check_seed)
 
 
 class Predictor(ABC):
@@ -62,7 +62,7 @@ class Predictor(ABC):
 
 class BaseNetwork(Predictor):
     #: ``None``, or a callable ``lap(layer, phase)`` that the training step and the forward
-    #: pass call at the end of each of their parts (``scratchnet.breakdown``); layer is
+    #: pass call at the end of each of their parts (``scratchnet.harness.breakdown``); layer is
     #: 1-based, or None for a part of the whole network.
     _lap = None
     #: The name this model has in reports ("scratch_numpy", "pytorch").
@@ -122,7 +122,7 @@ class BaseNetwork(Predictor):
         self._shuffle_rng = np.random.default_rng([self.seed, 1])
 
     def _initial_params(self):
-        """The weights every framework starts from (``scratchnet.init``)."""
+        """The weights every framework starts from (``scratchnet.nn.init``)."""
         return initialize_weights(self.layer_sizes, self.activations, self.seed)
 
     @property

@@ -1,5 +1,5 @@
-"""The worker side of ``scratchnet.instructions``: ``valgrind --tool=callgrind ... python -m
-scratchnet._instruction_worker FRAMEWORK JOB_FOLDER OUT_FOLDER [wait]``.
+"""The worker side of ``scratchnet.harness.instructions``: ``valgrind --tool=callgrind ... python -m
+scratchnet.harness.instruction_worker FRAMEWORK JOB_FOLDER OUT_FOLDER [wait]``.
 
 Reads JOB_FOLDER/job.json: ``{"configs": [config, ...]}``, each config the
 settings of one comparison (``layer_sizes``, ``activations``, ``loss``,
@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from . import benchmark
+from . import timing as benchmark
 from .compare import INFERENCE_ONLY
 
 _marks = []
@@ -56,7 +56,7 @@ def _model_for(framework, config):
     """A model of the framework's class; an inference-only framework's is the NumPy network
     it exports."""
     from .frameworks import REGISTRY, SCRATCH
-    from .precision import PrecisionConfig
+    from ..nn.precision import PrecisionConfig
     precision = PrecisionConfig(train_dtype=config["precision"], infer_precision=config["precision"])
     entry = REGISTRY[framework] if REGISTRY[framework].trains else REGISTRY[SCRATCH]
     model_class = entry.model_class()
@@ -112,7 +112,7 @@ def run_config(framework, config, index, data, model, first):
 def _onnxruntime_model(trained, precision):
     import tempfile
 
-    from .onnx_export import OnnxRuntimeModel, export_onnx
+    from ..nn.onnx import OnnxRuntimeModel, export_onnx
     with tempfile.TemporaryDirectory(prefix="scratchnet-onnx-") as folder:
         path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=precision)
         return OnnxRuntimeModel(path, loss=trained.loss, threads=1)

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .activations import softmax_forward
-from .registry import lookup
+from .activations import lookup
 
 
 class Loss(NamedTuple):
@@ -166,7 +166,7 @@ class LossConvention:
             return value
         if not isinstance(value, str):
             raise TypeError(f"loss must be a name from {sorted(LOSSES)} or a "
-                            f"scratchnet.losses.LossConvention, got {type(value).__name__} {value!r}")
+                            f"scratchnet.nn.losses.LossConvention, got {type(value).__name__} {value!r}")
         match = _CONVENTION_TEXT.fullmatch(value)
         if match is None:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, optionally followed by "

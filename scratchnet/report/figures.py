@@ -1,7 +1,7 @@
 """Every figure the reports draw, with one look (the frameworks' colours, a title over the
 whole, titled panels, the legend under them): the comparison summary, the learning curves,
-the breakdown (``scratchnet.reports`` writes them) and the asv history
-(``scratchnet.asv_export``).
+and the breakdown (``scratchnet.report.writers`` writes them); the asv history
+(``scratchnet.asv.history``) borrows its look.
 
 A bare matplotlib ``Figure`` renders with Agg by itself, so no global backend is
 switched (a user's notebook keeps its own).
@@ -9,13 +9,12 @@ switched (a user's notebook keeps its own).
 from __future__ import annotations
 
 import io
-import math
 
-from .breakdown import PRODUCTS
-from .files import atomic_write
-from .frameworks import REGISTRY, color
-from .metrics import METRICS
-from .reports import _group, disturbed_rows, format_number
+from ..harness.breakdown import PRODUCTS
+from ..files import atomic_write
+from ..harness.frameworks import REGISTRY, color
+from ..metrics import METRICS, QUICK_NOTE
+from .tables import disturbed_rows, format_number, group as _group
 
 COLORS = {name: entry.color for name, entry in REGISTRY.items()}
 #: Every figure's width in pixels (at 100 dpi); its height follows what it shows.
@@ -251,7 +250,6 @@ def _title_notes(rows):
     import textwrap
     notes = [textwrap.shorten(f"{r['framework']} ({_group(r)}): {r['status']}, {r['notes']}",
                               TITLE_WIDTH // 2) for r in rows if r["status"] != "ok"]
-    from .asv_export import QUICK_NOTE
     if any(QUICK_NOTE in (r.get("notes") or "") for r in rows):
         notes.append("times from one run each (asv run --quick), first-call costs included: a "
                      "smoke test, not figures to quote")
@@ -397,7 +395,7 @@ def breakdown_figure(rows):
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    from .breakdown import SECTIONS, _sort_key
+    from ..harness.breakdown import SECTIONS, _sort_key
     groups = {}
     for row in rows:
         if row.get("breakdown"):
@@ -446,70 +444,4 @@ def breakdown_figure(rows):
     figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     figure.suptitle("Where the time goes: medians of each part over the lapped runs; "
                     "L1, L2...: the layer", fontsize=11)
-    return figure
-
-
-def history_figure(rows):
-    """Each metric over commits: one line per framework and preset (one per preset for the
-    pair's figures, one for the machine's sgemm rate, in black); points from a single timed
-    run (asv --quick) hollow."""
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    from .asv_export import MACHINE_METRICS, PAIR_METRICS, UNITS
-    from .metrics import label as metric_label
-
-    commits = list(dict.fromkeys(row["commit"] for row in rows))
-    metrics = [m for m in UNITS if any(row["metric"] == m for row in rows)]
-    users = sorted({row["framework"] for row in rows if row["framework"]
-                    and row["framework"] not in REGISTRY})
-    columns = 2
-    n_rows = math.ceil(max(1, len(metrics)) / columns)
-    figure = Figure(figsize=(12, 1.4 + 3.2 * n_rows), dpi=100, layout="constrained")
-    axes = figure.subplots(n_rows, columns, squeeze=False).ravel()
-    styles = {"default": "-", "deep": "--", "wide": ":", "time_to_accuracy": "-."}
-    legend = {}
-    quick = False
-    for ax, metric in zip(axes, metrics):
-        series = {}
-        for row in rows:
-            if row["metric"] == metric and row["value"] is not None:
-                who = (f"{row['framework']} vs pytorch" if metric in PAIR_METRICS
-                       and row["framework"] not in REGISTRY else
-                       "scratch_numpy vs pytorch" if metric in PAIR_METRICS else
-                       "NumPy sgemm 2048x2048" if metric in MACHINE_METRICS else row["framework"])
-                series.setdefault((who, row["preset"]), {})[row["commit"]] = (row["value"], row["runs"])
-        for (who, preset), values in sorted(series.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
-            xs = [commits.index(c) for c in commits if c in values]
-            colour = COLORS.get(who, color(who, users) if who in users else "black")
-            ys = [values[commits[x]][0] for x in xs]
-            ax.plot(xs, ys, styles.get(preset, "-"), color=colour)
-            single = [values[commits[x]][1] == 1 for x in xs]
-            quick = quick or any(single)
-            ax.scatter([x for x, one in zip(xs, single) if not one],
-                       [y for y, one in zip(ys, single) if not one], color=colour, s=18, zorder=3)
-            ax.scatter([x for x, one in zip(xs, single) if one],
-                       [y for y, one in zip(ys, single) if one], facecolors="white",
-                       edgecolors=colour, s=18, zorder=3)
-            legend.setdefault(f"{who} {preset or ''}".strip(), Line2D([], [], linestyle=styles.get(preset, "-"),
-                                                        color=colour, marker="o", markersize=4))
-        ax.set_title(metric, fontsize=10)
-        ax.set_ylabel(metric_label(metric))
-        ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=45, fontsize=7)
-        if UNITS[metric] == "s" and series:
-            ax.set_yscale("log")
-        elif series:  # from 0, so that a change of 0.1 % does not look like a cliff
-            highest = max(value for values in series.values() for value, _ in values.values())
-            ax.set_ylim(0, highest * 1.1 if highest > 0 else 1)
-        ax.grid(alpha=0.3)
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
-    if quick:
-        legend["one timed run (asv --quick)"] = Line2D([], [], linestyle="", marker="o",
-                                                       markerfacecolor="white", color="black")
-    if legend:
-        figure.legend(legend.values(), legend.keys(), loc="outside lower center",
-                      ncols=min(4, len(legend)), fontsize=8)
-    figure.suptitle(f"scratchnet asv history on {rows[0]['machine'] if rows else '?'} "
-                    f"(oldest commit left)", fontsize=11)
     return figure

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check.loader import CheckError, build_user_class
-from .check.view import UserView
-from .init import initialize_weights
-from .precision import PrecisionConfig
+from ..check.loader import CheckError, build_user_class
+from ..check.view import UserView
+from ..nn.init import initialize_weights
+from ..nn.precision import PrecisionConfig
 
 
 class UserModel:

@@ -1,13 +1,13 @@
-"""The worker side of ``benchmark_scratch_vs_torch``: ``python -m scratchnet._worker
+"""The worker side of ``benchmark_scratch_vs_torch``: ``python -m scratchnet.harness.worker
 FRAMEWORK FOLDER [PARENT_PID]`` measures one framework in a fresh process, and
 ends when the process PARENT_PID does (see ``benchmark.die_with_parent``).
 
 What crosses the process boundary, both ways through FOLDER (nothing pickled):
 
-- in: the ``scratchnet.job.Job`` the parent checked (``job.json`` and ``data.npz``);
-- out: ``row.json``, the measured columns of the report (``scratchnet.reports.COLUMNS``)
+- in: the ``scratchnet.harness.job.Job`` the parent checked (``job.json`` and ``data.npz``);
+- out: ``row.json``, the measured columns of the report (``scratchnet.report.COLUMNS``)
   plus ``_runs`` (every timed run of each timed column, for pooling rounds and the
-  ratios' intervals) and ``_contention`` (``scratchnet.contention.Contention`` as a
+  ratios' intervals) and ``_contention`` (``scratchnet.harness.contention.Contention`` as a
   dict: what else used the CPU while this worker timed), and ``probabilities.npy``
   (the trained model's outputs on X_test, for the parity figure).
 """
@@ -19,8 +19,8 @@ import traceback
 
 import numpy as np
 
-from . import benchmark, contention
-from .base import BaseNetwork
+from . import timing as benchmark, contention
+from ..nn.base import BaseNetwork
 from .job import Job
 
 
@@ -48,7 +48,7 @@ def run_framework(name, job):
 def _error_note(exc, user):
     """``Type: message (at file:line)``; for a user class, the line in its own code where
     the traceback passes through it, and a hint where a shape error suggests the layout."""
-    from .check.loader import SHAPE_WORDS, CheckError, user_frame
+    from ..check.loader import SHAPE_WORDS, CheckError, user_frame
     if isinstance(exc, CheckError):
         return str(exc)
     where = (user and user_frame(exc)) or traceback.extract_tb(exc.__traceback__)[-1]
@@ -59,7 +59,7 @@ def _error_note(exc, user):
 
 
 def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
-    from .precision import PrecisionConfig
+    from ..nn.precision import PrecisionConfig
     config = PrecisionConfig(train_dtype=job.precision, infer_precision=job.precision)
 
     def make_model():
@@ -129,8 +129,8 @@ def _parity_under_convention(row, outputs, framework, job, config, fit_args):
     """A user class that declared its loss's reductions: its parity against the twin (or,
     without torch, the NumPy network) trained here under that convention, untimed, from the
     same weights on the same batches."""
-    from .losses import LossConvention
-    from .pytorch_model import TorchNeuralNetwork, reference_class
+    from ..nn.losses import LossConvention
+    from ..nn.torch_network import TorchNeuralNetwork, reference_class
     convention = LossConvention(job.loss, framework.samples, framework.outputs)
     cls = reference_class()
     reference = cls(job.layer_sizes, job.activations, precision_config=config, seed=job.seed,
@@ -170,11 +170,11 @@ def _time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test):
 
 def _breakdown(model, job, X_train, y_train, X_test, sgemm):
     """The parts of a training step and of a forward pass over the held-out split
-    (``scratchnet.breakdown``), on the model ``measure_training_time_per_epoch`` trained,
+    (``scratchnet.harness.breakdown``), on the model ``measure_training_time_per_epoch`` trained,
     with the sgemm rate their GFLOP/s are set against. The steps train it on; its weights
     are put back afterwards, so its accuracy and outputs are those of ``epochs`` epochs."""
     from . import breakdown
-    from .validation import check_labels
+    from ..nn.validation import check_labels
     labels = check_labels(y_train, len(X_train), job.layer_sizes[-1])
     inference = breakdown.measure_inference(model, X_test, job.precision)
     weights = model.get_weights()
@@ -228,9 +228,9 @@ def _inference_metrics(model, job, X_train, X_test):
 def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
     """The onnxruntime row: the scratch network trained as in its own row (untimed), exported
     in the run's precision and measured for inference only."""
-    from .network import NeuralNetwork
-    from .onnx_export import DEFAULT_OPSET, OnnxRuntimeModel, export_onnx
-    from .precision import PrecisionConfig
+    from ..nn.network import NeuralNetwork
+    from ..nn.onnx import DEFAULT_OPSET, OnnxRuntimeModel, export_onnx
+    from ..nn.precision import PrecisionConfig
 
     config = PrecisionConfig(train_dtype=job.precision, infer_precision=job.precision)
     trained = NeuralNetwork(job.layer_sizes, job.activations, precision_config=config,

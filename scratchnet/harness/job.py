@@ -1,6 +1,6 @@
 """What a comparison worker is asked to measure: ``Job``, the one thing that crosses the
-process boundary between ``scratchnet.compare`` (which checks and writes it) and
-``scratchnet._worker`` (which reads it and measures one framework).
+process boundary between ``scratchnet.harness.compare`` (which checks and writes it) and
+``scratchnet.harness.worker`` (which reads it and measures one framework).
 
 It crosses as two files in the worker's folder, nothing pickled: ``job.json`` (every
 field but ``data``) and ``data.npz`` (``X_train``, ``y_train``, ``X_test``, ``y_test``).

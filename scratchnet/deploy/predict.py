@@ -25,9 +25,9 @@ import os
 
 import numpy as np
 
-from .files import atomic_write, atomic_write_text, check_output_path
-from .precision import INFER_PRECISIONS, check_dtype_name
-from .training import model_class
+from ..files import atomic_write, atomic_write_text, check_output_path
+from ..nn.precision import INFER_PRECISIONS, check_dtype_name
+from .train import model_class
 
 INPUT_SUFFIXES = (".npy", ".csv")
 OUTPUT_SUFFIXES = (".csv", ".npy")

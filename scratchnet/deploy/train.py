@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import load_dataset
-from .files import check_output_path
-from .frameworks import REGISTRY, SCRATCH, TWIN, checkpoint_names
-from .precision import PrecisionConfig
-from .presets import DEFAULT
-from .validation import check_architecture
+from ..data import load_dataset
+from ..files import check_output_path
+from ..harness.frameworks import REGISTRY, SCRATCH, TWIN, checkpoint_names
+from ..nn.precision import PrecisionConfig
+from ..harness.presets import DEFAULT
+from ..nn.validation import check_architecture
 
 TRAIN_FRAMEWORKS = checkpoint_names()
 
@@ -92,7 +92,7 @@ def train_both(layer_sizes, activations, loss="mse", epochs=DEFAULT["epochs"],
                seed=DEFAULT["seed"], train_dtype="float32"):
     """Train the NumPy network and its twin identically (same weights, same batches) and
     measure how far their held-out outputs differ: what ``scratchnet demo`` prints."""
-    from .pytorch_model import is_torch_available
+    from ..nn.torch_network import is_torch_available
     sizes, names, loss = check_architecture(layer_sizes, activations, loss)
     X_train, y_train, X_test, y_test = load_dataset(dataset, n_features=sizes[0], seed=seed)
     config = PrecisionConfig(train_dtype=train_dtype, infer_precision=train_dtype)

@@ -26,7 +26,7 @@ import zlib
 
 import numpy as np
 
-from .files import atomic_write
+from ..files import atomic_write
 
 FORMAT = "scratchnet-checkpoint"
 FORMAT_VERSION = 1

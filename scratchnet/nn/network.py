@@ -191,7 +191,7 @@ class NeuralNetwork(BaseNetwork):
         Returns (loss, number of correct predictions); when the loss is not
         finite nothing is changed.
         """
-        lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
+        lap = self._lap  # None unless a breakdown times the parts (scratchnet.harness.breakdown)
         layers, ones = self._buffers_for(x.shape[0])
         params = self._params
         if lap:
@@ -338,7 +338,7 @@ class NeuralNetwork(BaseNetwork):
         return self._cast_cache[dtype]
 
     def _logits_and_outputs(self, X, dtype, logits=True):
-        lap = self._lap  # None unless a breakdown times the parts (scratchnet.breakdown)
+        lap = self._lap  # None unless a breakdown times the parts (scratchnet.harness.breakdown)
         kept = None  # the logits, where asked for
         a = X.astype(dtype, copy=False)  # (N, D)
         if lap:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import benchmark
-from .validation import check_int
+from . import timing as benchmark
+from ..nn.validation import check_int
 
 #: Fine parts and the common part they belong to: what the table compares side by side
 #: (PyTorch's Linear forward is one addmm, its backward one autograd node).

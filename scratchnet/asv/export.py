@@ -1,4 +1,4 @@
-"""Turn Airspeed Velocity's results into the comparison reports.
+"""Turn Airspeed Velocity's results into the comparison report.
 
 Reads asv's documented result files (format version 2) directly, without
 asv's Python classes: ``<results>/benchmarks.json`` (units), and per machine
@@ -7,221 +7,28 @@ result file every benchmark's entry is a list that zips with
 ``result_columns``; ``result`` holds one value per parameter combination in
 ``itertools.product`` order of ``params``; ``null`` means the benchmark
 failed, ``NaN`` that it was skipped. Parameter values are stored as Python
-reprs (``"'pytorch'"``). Every file is checked as it is read (``scratchnet.asv_results``):
+reprs (``"'pytorch'"``). Every file is checked as it is read (``scratchnet.asv.results``):
 a file the exporter cannot read as asv wrote it is a one-line ValueError naming the file
 and the field.
 """
 from __future__ import annotations
 
-import ast
 import datetime
-import itertools
-import math
 import os
 import subprocess
-from typing import NamedTuple
 
-from . import plots, reports
-from .metrics import unit as metric_unit
-from .asv_results import check_benchmarks, check_machine, check_result, int_or_none, read_json
-from .benchmark import Timing
-from .compare import add_roofline, held_out_size
-from .presets import GOAL_PRESETS, PRESETS as SPEC_PRESETS
-
-#: The asv suite's presets: the spec's three and time-to-accuracy's.
-PRESETS = {**SPEC_PRESETS, **GOAL_PRESETS}
-from .frameworks import REGISTRY, SCRATCH, TWIN
-from .ratios import RATIO_COLUMNS, ratio_with_interval
-
-#: asv benchmark (last part of its name) -> report column. Every benchmark of the suite is
-#: lower-is-better, as asv's gate reads it; the exporter turns the error rate back into
-#: accuracy and the sgemm time into a rate.
-METRICS = {
-    "time_train_epoch": "train_time_per_epoch_s",
-    "time_inference": "inference_latency_per_sample_s",
-    "time_inference_single": "single_sample_latency_s",
-    "track_train_memory_mb": "peak_memory_mb",
-    "track_error_rate": "final_accuracy",
-    "track_parity": "parity_max_abs_diff",
-    "track_parity_with_the_twin": "parity_max_abs_diff",
-    "time_sgemm": "sgemm_gflops_per_s",
-    "track_train_step_instructions": "train_step_instructions",
-    "track_inference_instructions": "inference_instructions",
-    "track_time_to_accuracy": "time_to_accuracy_s",
-}
-#: Figures of the machine, not of a framework or preset (benchmarks without parameters).
-MACHINE_METRICS = ("sgemm_gflops_per_s",)
-#: Figures derived here from the measured ones, per commit (see ``derive``).
-DERIVED_METRICS = ("train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio")
-#: The exported figures and their units (``scratchnet.metrics``), in the history's order.
-UNITS = {column: metric_unit(column) for column in (
-    "train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
-    "peak_memory_mb", "final_accuracy", "parity_max_abs_diff", "sgemm_gflops_per_s",
-    "train_gflops_per_s", "fraction_of_sgemm", "train_time_ratio", "train_step_instructions",
-    "inference_instructions", "time_to_accuracy_s")}
-NOT_MEASURED = ["batch_throughput_samples_per_s", "peak_traced_mb", "train_accuracy"]
-HISTORY_COLUMNS = ["commit", "commit_date", "machine", "env", "framework", "preset", "metric",
-                   "value", "unit", "runs", "status", "benchmark"]
-#: Figures of the pair, not of one framework: the history draws them once per preset.
-PAIR_METRICS = ("parity_max_abs_diff", "train_time_ratio")
-#: The 2 n^3 flops of one ``time_sgemm`` call (benchmarks/performance.py's SGEMM_SIZE).
-SGEMM_FLOPS = 2 * 2048 ** 3
-#: A row with a time from a single timed run (asv run --quick) says so: asv then runs no
-#: warm-up, so first-call costs are in it (PyTorch's first epoch in a fresh process took
-#: 1.5 s here against 17 ms for the next).
-QUICK_NOTE = ("one timed run per figure (asv run --quick): no warm-up, so first-call costs "
-              "(PyTorch's first epoch in a process) are in the times; a smoke test, not figures "
-              "to quote")
-#: Fewer samples a side than this (asv --quick takes one) give a ratio without an interval.
-MIN_SAMPLES_FOR_INTERVAL = 5
-
-
-# ---------------------------------------------------------------------- reading
-def machines(results_dir):
-    """Names of the machines that have results in ``results_dir``."""
-    if not os.path.isdir(results_dir):
-        raise ValueError(f"asv results directory {results_dir} does not exist; run `asv machine "
-                         f"--yes` and `asv run` first (or pass --results)")
-    found = sorted(name for name in os.listdir(results_dir)
-                   if os.path.isfile(os.path.join(results_dir, name, "machine.json")))
-    if not found:
-        raise ValueError(f"asv results directory {results_dir} holds no machine's results "
-                         f"(no <machine>/machine.json); run `asv run` first")
-    return found
-
-
-def pick_machine(results_dir, machine=None):
-    names = machines(results_dir)
-    if machine is None:
-        if len(names) > 1:
-            raise ValueError(f"{results_dir} holds results of several machines ({', '.join(names)}); "
-                             f"pick one with --machine: figures from different machines must not "
-                             f"share a table")
-        return names[0]
-    if machine not in names:
-        raise ValueError(f"machine {machine!r} has no results in {results_dir}; "
-                         f"available: {', '.join(names)}")
-    return machine
-
-
-def result_files(results_dir, machine):
-    """Every result file of a machine, parsed and checked, oldest commit first."""
-    folder = os.path.join(results_dir, machine)
-    files = []
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith(".json") or name == "machine.json":
-            continue
-        path = os.path.join(folder, name)
-        data = read_json(path, "asv result file")
-        check_result(data, path)
-        data["_path"] = path
-        files.append(data)
-    if not files:
-        raise ValueError(f"no asv results for machine {machine!r} in {folder}; run `asv run` first")
-    return sorted(files, key=lambda d: (d["date"], d["commit_hash"]))
-
-
-def _parameter(text):
-    """A parameter's value from its repr; the text itself where that is not a plain value."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-    return value if value is None or isinstance(value, (str, int, float, bool)) else text
-
-
-def expand(fields):
-    """One benchmark's entry, as {result column: value} -> a list of (params, value, samples
-    or None, timed runs or None), product order; timed runs: asv's ``stats_repeat`` (1 with
-    --quick), None for a track."""
-    param_lists = [[_parameter(p) for p in values] for values in fields.get("params") or []]
-    combos = list(itertools.product(*param_lists)) if param_lists else [()]
-    results = fields.get("result")
-    if results is None:
-        results = [None] * len(combos)  # the whole benchmark failed
-    samples = fields.get("samples") or [None] * len(combos)
-    repeats = fields.get("stats_repeat") or [None] * len(combos)
-    return list(zip(combos, results, samples, repeats))
-
-
-def _status(value):
-    if value is None:
-        return "error"
-    if isinstance(value, float) and math.isnan(value):
-        return "skipped"
-    return "ok"
-
-
-def _param_names(benchmarks, name, n_params):
-    names = (benchmarks.get(name) or {}).get("param_names")
-    if names and len(names) == n_params:
-        return names
-    return ["framework", "preset"][:n_params] if n_params <= 2 else [f"p{i}" for i in range(n_params)]
-
-
-class Measured(NamedTuple):
-    """One benchmark's figure for one framework and preset (both None for a figure of the
-    machine), in the report's units. ``started``: when asv ran the benchmark (milliseconds
-    since the epoch); ``runs``: the timed runs behind it (see ``expand``)."""
-
-    framework: str | None
-    preset: str | None
-    column: str
-    value: float | None
-    samples: list | None
-    status: str
-    benchmark: str
-    started: float | None
-    runs: int | None
-
-
-def measurements(result, benchmarks):
-    """Every ``Measured`` figure of the suite in one result file."""
-    columns = result["result_columns"]
-    for name, entry in result["results"].items():
-        column = METRICS.get(name.rsplit(".", 1)[-1])
-        if column is None or (benchmarks and name not in benchmarks):
-            continue  # not ours, or (like asv publish) a benchmark the suite no longer has
-        fields = dict(zip(columns, entry))
-        current = (benchmarks.get(name) or {}).get("version")
-        if current is not None and fields.get("version") not in (None, current):
-            continue  # measured by another version of the benchmark: asv publish drops it too
-        for combo, value, samples, runs in expand(fields):
-            params = dict(zip(_param_names(benchmarks, name, len(combo)), combo))
-            if column in MACHINE_METRICS:
-                frameworks, preset = [None], None
-            else:
-                frameworks = [params["framework"]] if "framework" in params else [SCRATCH, TWIN]
-                preset = params.get("preset")
-                if preset not in PRESETS:
-                    continue
-            converted, converted_samples = _convert(column, preset, value, samples)
-            for framework in frameworks:
-                yield Measured(framework, preset, column, converted, converted_samples,
-                               _status(value), name, fields.get("started_at"), runs)
-
-
-def _convert(column, preset, value, samples):
-    """asv's units -> the report's: per-sample latency, accuracy for the error rate, GFLOP/s
-    for the sgemm time."""
-    if _status(value) != "ok":
-        return None, None
-    convert = {"inference_latency_per_sample_s":
-                   lambda v: v / held_out_size(PRESETS[preset]["n_samples"]),
-               "final_accuracy": lambda v: 1.0 - v,
-               "sgemm_gflops_per_s": lambda v: SGEMM_FLOPS / v / 1e9}.get(column, lambda v: v)
-    return convert(value), [convert(v) for v in samples] if samples else None
-
-
-def collect(result, benchmarks):
-    """({(preset, framework): {column: Measured}}, {column: Measured} of the machine)."""
-    by_key, machine_figures = {}, {}
-    for measured in measurements(result, benchmarks):
-        if measured.column in MACHINE_METRICS:
-            machine_figures[measured.column] = measured
-        else:
-            by_key.setdefault((measured.preset, measured.framework), {})[measured.column] = measured
-    return by_key, machine_figures
+from .. import report
+from ..data import held_out_size
+from ..harness.frameworks import REGISTRY, SCRATCH, TWIN
+from ..harness.ratios import RATIO_COLUMNS, ratio_with_interval
+from ..harness.result import COLUMNS, add_roofline
+from ..harness.timing import Timing
+from ..metrics import QUICK_NOTE
+from .history import history_figure
+from .read import collect, pick_machine, result_files
+from .results import check_benchmarks, check_machine, int_or_none, read_json
+from .suite import (DERIVED_METRICS, HISTORY_COLUMNS, METRICS, MIN_SAMPLES_FOR_INTERVAL,
+                    NOT_MEASURED, PRESETS, UNITS)
 
 
 def derive(by_key, machine_figures):
@@ -230,7 +37,7 @@ def derive(by_key, machine_figures):
 
     * ``sgemm_gflops_per_s`` (the machine's, from ``time_sgemm``), ``train_gflops_per_s``
       and ``fraction_of_sgemm``, as ``scratchnet compare --roofline`` computes them;
-    * on every row other than scratch_numpy's, the ratios of ``scratchnet.ratios``
+    * on every row other than scratch_numpy's, the ratios of ``scratchnet.harness.ratios``
       (scratch_numpy's median over this row's) with a 95 % interval from a percentile
       bootstrap of the two benchmarks' samples, each side's processes pooled; no interval
       with fewer than ``MIN_SAMPLES_FOR_INTERVAL`` samples a side.
@@ -288,7 +95,7 @@ def report_rows(result, machine_info, benchmarks, machine):
             found = by_key.get((preset, framework))
             if not found:
                 continue
-            row = dict.fromkeys(reports.COLUMNS)
+            row = dict.fromkeys(COLUMNS)
             settings = PRESETS[preset]
             row.update(
                 framework=framework, preset=preset,
@@ -314,10 +121,10 @@ def report_rows(result, machine_info, benchmarks, machine):
                 if m.status == "ok":
                     row[column] = m.value
                     measured = True
-                    if m.samples and f"{column}_min" in reports.COLUMNS:
+                    if m.samples and f"{column}_min" in COLUMNS:
                         runs = Timing(m.samples)  # compare's summary of timed runs
                         row[f"{column}_min"], row[f"{column}_max"] = runs.min, runs.max
-                        if f"{column}_q25" in reports.COLUMNS:
+                        if f"{column}_q25" in COLUMNS:
                             row[f"{column}_q25"], row[f"{column}_q75"] = runs.q25, runs.q75
                     elif m.benchmark.rsplit(".", 1)[-1].startswith("time_"):
                         spread = False  # only time_ benchmarks have samples
@@ -427,9 +234,9 @@ def export(results_dir=".asv/results", commit=None, machine=None, env=None,
                            benchmarks, machine)
     # the history drawn once: its PNG beside the reports and in the HTML page; its CSV
     # written in the same set
-    names = reports.HISTORY_FILES
-    paths = reports.write_reports(
-        rows, out, figures={"history_png": (names["png"], plots.history_figure(history))},
+    names = report.HISTORY_FILES
+    paths = report.write_reports(
+        rows, out, figures={"history_png": (names["png"], history_figure(history))},
         tables={"history_csv": (names["csv"], history, HISTORY_COLUMNS)})
     return rows, paths
 
