@@ -339,7 +339,7 @@ def run_in_process(name, case, where, models, monkeypatch, capsys):
     checkpoint, before = prepare(case, where, models)
     monkeypatch.chdir(where)
     out = io.StringIO()
-    monkeypatch.setattr(cli, "run_predict", functools.partial(cli.run_predict, out=out))
+    monkeypatch.setattr(cli.deploy, "run_predict", functools.partial(cli.deploy.run_predict, out=out))
     returncode = cli.main(["predict", checkpoint, *case.args])
     captured = capsys.readouterr()
     return before, Outcome(returncode, out.getvalue() + captured.out, captured.err)
