@@ -207,3 +207,27 @@ def test_rows_without_a_breakdown_are_named_with_the_reason(rows):
             "lap); pytorch_cuda (CUDA runs asynchronously: laps read on the CPU would time "
             "kernel launches).") in text
     assert "No breakdown" not in reports.breakdown_text(rows)
+
+
+def test_the_plain_step_has_no_laps_and_the_lapped_one_is_its_own_code():
+    """fit runs the engine as written; the breakdown compiles the same methods with each
+    `# lap:` mark turned into a clock read, and a lapped step computes the same weights."""
+    from scratchnet.harness.breakdown import Laps, _lapped, lapped_methods
+    from scratchnet.nn.network import NeuralNetwork as Engine
+    assert set(lapped_methods(Engine)) == {"_forward_backward", "_output_loss",
+                                           "_logits_and_outputs"}
+    for name in lapped_methods(Engine):
+        assert "_lap" not in getattr(Engine, name).__code__.co_names, name
+    rng = np.random.default_rng(0)
+    X, labels = rng.random((32, 20)).astype(np.float32), rng.integers(0, 10, 32)
+    plain, lapped = (NeuralNetwork([20, 16, 10], ["relu", "softmax"], seed=1) for _ in range(2))
+    data = plain._prepare_training_data(X, labels)
+    with plain._training_context(32):
+        plain._forward_backward(data["X"], labels, data["targets"], 0.1)
+    with lapped._training_context(32):
+        parts = _lapped(lapped, Laps(), lambda: lapped._forward_backward(
+            data["X"], labels, data["targets"], 0.1))
+    assert not any(name in vars(lapped) for name in lapped_methods(Engine))  # removed after
+    for (W, b), (W_lapped, b_lapped) in zip(plain.get_weights(), lapped.get_weights()):
+        assert np.array_equal(W, W_lapped) and np.array_equal(b, b_lapped)
+    assert (1, "forward: matmul") in parts and (None, "loss") in parts

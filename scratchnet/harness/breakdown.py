@@ -2,10 +2,13 @@
 phase, for the NumPy network and its PyTorch twin alike.
 
 How it is measured: both models call ``model._lap(layer, phase)`` at the end of each
-part of their own training step and forward pass (the code that ``fit`` and ``forward``
-run, not a copy); ``Laps`` reads the clock at each call and gives the time since the
-previous call to that part. The NumPy network laps every operation (matrix product,
-bias, activation, dW, dX, db, update). The PyTorch twin laps each module of its
+part of their training step and forward pass; ``Laps`` reads the clock at each call and
+gives the time since the previous call to that part. The NumPy network's code carries no
+such call: its methods mark the end of each part with a comment, ``# lap: layer,
+"phase"``, and ``lapped_methods`` compiles those methods' own source again with each mark
+turned into that call (so the lapped step is the code ``fit`` runs, and the plain one pays
+nothing for the breakdown). It laps every operation (matrix product, bias, activation,
+dW, dX, db, update). The PyTorch twin laps each module of its
 forward pass and, through a hook on each module's output that autograd calls when that
 output's gradient is ready, its backward pass: a Linear's backward is one autograd node
 (AddmmBackward0 computes dX, dW and db together), so PyTorch's ``backward: linear`` is
@@ -20,6 +23,12 @@ laps' own cost (a clock read, and for PyTorch a Python hook call from autograd) 
 when negative, that cost exceeding the time nothing was lapped in.
 """
 from __future__ import annotations
+
+import functools
+import inspect
+import re
+import textwrap
+import types
 
 import numpy as np
 
@@ -66,14 +75,57 @@ class Laps:
         self._last = now
 
 
+#: A part's end in a model's source: the comment ``# lap: <layer>, "<phase>"`` on a line
+#: of its own.
+MARK = re.compile(r"^(\s*)# lap: (.+)$", re.M)
+
+
+@functools.cache
+def lapped_methods(cls):
+    """{name: function} for every method of ``cls`` whose source marks its parts, compiled
+    from that source with each mark turned into ``self._lap(<layer>, "<phase>")``."""
+    found = {}
+    for klass in reversed(cls.__mro__):  # a subclass's method replaces its base's
+        for name, function in vars(klass).items():
+            if not inspect.isfunction(function):
+                continue
+            try:
+                source = inspect.getsource(function)
+            except (OSError, TypeError):  # no source: nothing marked
+                found.pop(name, None)
+                continue
+            if MARK.search(source):
+                found[name] = _compiled_with_laps(function, source)
+            else:
+                found.pop(name, None)
+    return found
+
+
+def _compiled_with_laps(function, source):
+    if "super()" in source:  # its __class__ cell would be missing outside the class body
+        raise TypeError(f"{function.__qualname__} uses super(): it cannot be lapped")
+    lapped = MARK.sub(r"\1self._lap(\2)", textwrap.dedent(source))
+    first = function.__code__.co_firstlineno
+    # the same file and line numbers as the method, so a traceback points at its code
+    code = compile("\n" * (first - 1) + lapped, inspect.getsourcefile(function), "exec")
+    namespace = {}
+    exec(code, function.__globals__, namespace)  # our own module's source, never the user's
+    return namespace[function.__name__]
+
+
 def _lapped(model, laps, fn):
     """fn() with ``model`` lapping into ``laps``; the parts of that one call."""
+    methods = lapped_methods(type(model))
+    for name, function in methods.items():
+        setattr(model, name, types.MethodType(function, model))
     model._lap = laps
     laps.start()
     try:
         fn()
     finally:
         model._lap = None
+        for name in methods:
+            delattr(model, name)
     return laps.parts
 
 

@@ -5,6 +5,12 @@ computes ``z = a_prev @ W + b`` and its activation. Backward, for each layer
 from the last: ``dW = a_prev.T @ dz``, ``db = sum(dz)``, ``da_prev = dz @ W.T``.
 The activations and losses come from their registries (``activations.py``,
 ``losses.py``), whose in-place twins the training engine below uses.
+
+The engine computes what ``step.py`` writes out formula by formula, fused and in place
+(the tests hold the two equal). Its comments ``# lap: layer, "phase"`` mark where each
+part of a step ends, for ``scratchnet compare --breakdown``, which compiles these methods
+again with each mark turned into a clock read (``scratchnet.harness.breakdown``); ``fit``
+runs them as written here.
 """
 from __future__ import annotations
 
@@ -191,33 +197,26 @@ class NeuralNetwork(BaseNetwork):
         Returns (loss, number of correct predictions); when the loss is not
         finite nothing is changed.
         """
-        lap = self._lap  # None unless a breakdown times the parts (scratchnet.harness.breakdown)
         layers, ones = self._buffers_for(x.shape[0])
         params = self._params
-        if lap:
-            lap(None, "batch")
+        # lap: None, "batch"
         a_prev = x
         last = len(params)
         for layer, ((W, b), (A, _, _, _, _)) in enumerate(zip(params, layers), start=1):
             np.matmul(a_prev, W, out=A)  # (B, out); the last layer's A holds the logits
-            if lap:
-                lap(layer, "forward: matmul")
+            # lap: layer, "forward: matmul"
             A += b
-            if lap:
-                lap(layer, "forward: bias")
+            # lap: layer, "forward: bias"
             if layer < last:  # the output activation is part of the loss below
                 self._activation_fns[layer - 1].forward_(A)
-                if lap:
-                    lap(layer, "forward: activation")
+                # lap: layer, "forward: activation"
             a_prev = A
         loss, factor = self._output_loss(layers[-1][:3], labels, targets, *self._rows[x.shape[0]])
         if not math.isfinite(loss):
             return loss, 0
-        if lap:
-            lap(None, "output gradient")
+        # lap: None, "output gradient"
         n_correct = int(np.count_nonzero(layers[-1][0].argmax(axis=1) == labels))
-        if lap:
-            lap(None, "loss")
+        # lap: None, "loss"
         # D holds dL/dz / factor. Backprop is linear in it, so one multiplication anywhere
         # puts the loss's factor, and the learning rate, into every dW and db: on the
         # fused path it is the BLAS calls' own alpha, and no pass over an array is added;
@@ -227,8 +226,7 @@ class NeuralNetwork(BaseNetwork):
         if not fused:
             np.multiply(layers[-1][1], factor if alpha is None else factor * alpha,
                         out=layers[-1][1])
-            if lap:
-                lap(None, "output gradient")
+            # lap: None, "output gradient"
         gemm, gemv = self._gemm, self._gemv
         for layer in range(last - 1, -1, -1):  # 0-based here; laps name layer + 1
             W, b = params[layer]
@@ -236,11 +234,9 @@ class NeuralNetwork(BaseNetwork):
             if layer > 0:
                 A_prev, D_prev, S_prev, a_inT, _ = layers[layer - 1]
                 np.matmul(D, W.T, out=D_prev)  # (B, in), with W before its update
-                if lap:
-                    lap(layer + 1, "backward: input gradient")
+                # lap: layer + 1, "backward: input gradient"
                 self._activation_fns[layer - 1].backward_(D_prev, A_prev, S_prev)
-                if lap:
-                    lap(layer, "backward: activation derivative")
+                # lap: layer, "backward: activation derivative"
             else:
                 a_inT = x.T  # (in, B)
             if fused:
@@ -251,25 +247,20 @@ class NeuralNetwork(BaseNetwork):
                 # Arguments by position: f2py parses keywords at about 1 us a call.
                 # sgemm(alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
                 gemm(step, DT, a_inT, 1.0, W.T, 0, 1, 1)
-                if lap:
-                    lap(layer + 1, "backward: weight gradient and update")
+                # lap: layer + 1, "backward: weight gradient and update"
                 # sgemv(alpha, a, x, beta, y, offx, incx, offy, incy, trans, overwrite_y)
                 gemv(step, DT, ones, 1.0, b, 0, 1, 0, 1, 0, 1)
-                if lap:
-                    lap(layer + 1, "backward: bias gradient and update")
+                # lap: layer + 1, "backward: bias gradient and update"
                 continue
             dW, db = self._grads[layer]
             np.matmul(a_inT, D, out=dW)  # (in, out)
-            if lap:
-                lap(layer + 1, "backward: weight gradient")
+            # lap: layer + 1, "backward: weight gradient"
             np.add.reduce(D, axis=0, out=db)  # (out,)
-            if lap:
-                lap(layer + 1, "backward: bias gradient")
+            # lap: layer + 1, "backward: bias gradient"
             if alpha is not None:
                 W -= dW
                 b -= db
-                if lap:
-                    lap(None, "update")
+                # lap: None, "update"
         return loss, n_correct
 
     def _output_loss(self, last, labels, targets, column, row_values, rows):
@@ -280,7 +271,6 @@ class NeuralNetwork(BaseNetwork):
         Softmax + cross-entropy is done in closed form: dL/dz = (softmax - onehot) / B.
         """
         A, D, S = last
-        lap, layer = self._lap, len(self.layer_sizes) - 1
         softmax = self.activations[-1] == "softmax"
         if softmax:  # softmax_forward_'s steps inline, each reduction into the column buffer
             _shift_if_far(A, column, self._unshifted_below)  # (B, K)
@@ -292,19 +282,16 @@ class NeuralNetwork(BaseNetwork):
                 loss = float(np.mean(np.log(row_values) - picked))
             A /= column  # softmax
         if self._loss_fn.on_logits:
-            if lap:
-                lap(None, "loss")
+            # lap: None, "loss"
             np.copyto(D, A)
             D[rows, labels] -= 1
             return loss, 1.0 / len(rows)
         if not softmax:
             self._activation_fns[-1].forward_(A)
-        if lap:
-            lap(layer, "forward: activation")
+        # lap: len(self.layer_sizes) - 1, "forward: activation"
         np.subtract(A, targets, out=D)  # (B, K)
         loss = float(np.vdot(D, D)) / D.size  # mean over all B*K elements, like torch's mse_loss
-        if lap:
-            lap(None, "loss")
+        # lap: None, "loss"
         if softmax:  # softmax's backward_, its row sums by vecdot: dz = a * (d - sum(d * a))
             np.vecdot(D, A, out=row_values)
             D -= column
@@ -338,25 +325,20 @@ class NeuralNetwork(BaseNetwork):
         return self._cast_cache[dtype]
 
     def _logits_and_outputs(self, X, dtype, logits=True):
-        lap = self._lap  # None unless a breakdown times the parts (scratchnet.harness.breakdown)
         kept = None  # the logits, where asked for
         a = X.astype(dtype, copy=False)  # (N, D)
-        if lap:
-            lap(None, "input")
+        # lap: None, "input"
         with np.errstate(over="ignore", invalid="ignore"):
             for layer, ((W, b), activation) in enumerate(
                     zip(self._params_in(dtype), self._activation_fns), start=1):
                 z = a @ W  # (N, out), a fresh array the activation may overwrite
-                if lap:
-                    lap(layer, "forward: matmul")
+                # lap: layer, "forward: matmul"
                 z += b
-                if lap:
-                    lap(layer, "forward: bias")
+                # lap: layer, "forward: bias"
                 output = layer == len(self._activation_fns)
                 if logits and output:
                     kept = z.copy()  # the activation overwrites z; the loss may need these
-                    if lap:
-                        lap(layer, "forward: copy of the logits")
+                    # lap: layer, "forward: copy of the logits"
                 if output and activation.name == "softmax" and z.dtype != np.float16:
                     # as in training: the shift by the row maximum only where a logit is
                     # far from 0 (float16's exp overflows past 11, so it always shifts)
@@ -367,8 +349,7 @@ class NeuralNetwork(BaseNetwork):
                     z /= column
                 else:
                     activation.forward_(z)
-                if lap:
-                    lap(layer, "forward: activation")
+                # lap: layer, "forward: activation"
                 a = z
         return kept, a
 
