@@ -1,12 +1,43 @@
 """Comparisons whose failure messages say how far off, and where; the command as a user
-runs it."""
+runs it, in this process or in its own."""
+import contextlib
+import io
+import os
 import subprocess
 import sys
+import traceback
 
 import numpy as np
 
 
 def scratchnet(*args, cwd=None, env=None):
+    """``scratchnet ARGS`` through ``cli.main`` in this process, as a CompletedProcess with
+    its output as text: the exit status main returns (argparse's for a usage error), and 1
+    with the traceback on stderr where it raises, as the command would. With ``env``, in a
+    process of its own (``scratchnet_process``)."""
+    if env is not None:
+        return scratchnet_process(*args, cwd=cwd, env=env)
+    from scratchnet.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main([str(arg) for arg in args])
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["scratchnet", *args], status, out.getvalue(),
+                                       err.getvalue())
+
+
+def scratchnet_process(*args, cwd=None, env=None):
     """``python -m scratchnet ARGS`` in a subprocess: the CompletedProcess, output as text."""
     return subprocess.run([sys.executable, "-m", "scratchnet", *args], capture_output=True,
                           text=True, timeout=300, cwd=cwd, env=env)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..harness.compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
+from ..harness.compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
+from ..harness.runner import WORKER_TIMEOUT
 from ..harness.frameworks import REGISTRY
 from ..harness.presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
 from .arguments import flag_text as _flag_text, int_list as _int_list, name_list as _name_list

@@ -9,9 +9,10 @@ import pytest
 
 from helpers import scratchnet
 from scratchnet.harness import compare, frameworks
+from scratchnet.harness import runner
 from scratchnet.report import COLUMNS, PARITY_LIMIT
 
-STUDENTS = os.path.join(os.path.dirname(__file__), "students")
+STUDENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "students")
 STUDENT_FILE = os.path.join(STUDENTS, "student_mlp.py")
 sys.path.insert(0, STUDENTS)
 import student_mlp  # noqa: E402
@@ -53,7 +54,7 @@ def _inner():
     ("mine", "no/such/file.py:Net", "in_out", ValueError, "does not exist"),
 ])
 def test_a_bad_user_model_is_refused_before_anything_runs(monkeypatch, name, model, layout, error, words):
-    monkeypatch.setattr(compare, "_run_isolated", lambda *a: pytest.fail("a worker was started"))
+    monkeypatch.setattr(runner, "run_isolated", lambda *a: pytest.fail("a worker was started"))
     with pytest.raises(error, match=words):
         compare.benchmark_scratch_vs_torch(**TINY, models={name: model}, layout=layout)
 

@@ -29,7 +29,7 @@ from scratchnet.asv import export as asv_export
 from scratchnet.harness import compare, presets
 from scratchnet import report as reports
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 HAVE_ASV = all(importlib.util.find_spec(name) is not None for name in ("torch", "asv"))
 
 

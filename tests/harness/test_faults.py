@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers import one_line, scratchnet
+from helpers import one_line, scratchnet_process as scratchnet  # faults: the whole command
 from scratchnet import NeuralNetwork
 from scratchnet.report import FILES
 
@@ -220,8 +220,8 @@ def test_ctrl_c_during_train_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_a_hung_worker_is_stopped_and_its_row_is_an_error(monkeypatch):
-    from scratchnet.harness import compare
-    monkeypatch.setattr(compare, "WORKER_TIMEOUT", 0.01)
+    from scratchnet.harness import compare, runner
+    monkeypatch.setattr(runner, "WORKER_TIMEOUT", 0.01)
     rows = compare.benchmark_scratch_vs_torch([64, 16, 10], ["relu", "softmax"], n_samples=64,
                                               epochs=1, repeats=1, rounds=1,
                                               frameworks=["scratch_numpy"])

@@ -10,7 +10,7 @@ import pytest
 from helpers import assert_close
 from scratchnet.data import default_dataset
 from scratchnet.harness import result
-from scratchnet.harness import compare
+from scratchnet.harness import compare, runner
 from scratchnet.nn import torch_network as pytorch_model
 from scratchnet.harness.ratios import RATIO_COLUMNS, ratio_with_interval
 from scratchnet.report import COLUMNS, SPEC_COLUMNS
@@ -144,7 +144,7 @@ def test_divergence_is_an_error_row_for_each_framework():
 
 
 def test_a_dead_worker_is_an_error_row(monkeypatch):
-    monkeypatch.setattr(compare, "_worker_command",
+    monkeypatch.setattr(runner, "worker_command",
                         lambda framework, folder: [sys.executable, "-c", "import os; os._exit(3)"])
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
     assert all(r["status"] == "error" and "worker process failed (exit status 3)" in r["notes"]
@@ -152,9 +152,9 @@ def test_a_dead_worker_is_an_error_row(monkeypatch):
 
 
 def test_one_framework_failing_leaves_the_other_row_intact(monkeypatch):
-    real = compare._worker_command
+    real = runner.worker_command
     killed = [sys.executable, "-c", "raise MemoryError('simulated out of memory')"]
-    monkeypatch.setattr(compare, "_worker_command",
+    monkeypatch.setattr(runner, "worker_command",
                         lambda framework, folder: killed if framework == "pytorch" else real(framework, folder))
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1})
     assert rows[0]["status"] == "ok" and rows[0]["train_time_per_epoch_s"] > 0
@@ -162,7 +162,7 @@ def test_one_framework_failing_leaves_the_other_row_intact(monkeypatch):
 
 
 def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
-    real, calls, timings = compare._run_isolated, [], {}
+    real, calls, timings = runner.run_isolated, [], {}
 
     def recording(framework, job):
         row, proba = real(framework, job)
@@ -170,7 +170,7 @@ def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
         timings.setdefault(framework, []).extend(row["_runs"]["train_time_per_epoch_s"])
         return row, proba
 
-    monkeypatch.setattr(compare, "_run_isolated", recording)
+    monkeypatch.setattr(runner, "run_isolated", recording)
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 3, "rounds": 2}, threads=1,
                                               frameworks=["scratch_numpy", "pytorch"])
     assert calls == ["scratch_numpy", "pytorch"] * 2
@@ -183,7 +183,7 @@ def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
 
 
 def test_a_round_that_fails_makes_the_row_an_error(monkeypatch):
-    real, count = compare._worker_command, []
+    real, count = runner.worker_command, []
 
     def second_pytorch_round_dies(framework, folder):
         count.append(framework)
@@ -191,7 +191,7 @@ def test_a_round_that_fails_makes_the_row_an_error(monkeypatch):
             return [sys.executable, "-c", "import os; os._exit(5)"]
         return real(framework, folder)
 
-    monkeypatch.setattr(compare, "_worker_command", second_pytorch_round_dies)
+    monkeypatch.setattr(runner, "worker_command", second_pytorch_round_dies)
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 1, "rounds": 2}, threads=1)
     assert rows[0]["status"] == "ok" and rows[1]["status"] == "error"
     assert "exit status 5" in rows[1]["notes"] and "(in round 2 of 2)" in rows[1]["notes"]
@@ -222,7 +222,7 @@ def test_a_script_without_a_main_guard_can_call_it(tmp_path):
     (dict(n_samples=5000, dataset="digits"), "'digits' has 1797 samples"),
 ])
 def test_invalid_arguments_fail_before_anything_runs(change, pattern, monkeypatch):
-    monkeypatch.setattr(compare, "_run_isolated", lambda *a: pytest.fail("a worker was started"))
+    monkeypatch.setattr(runner, "run_isolated", lambda *a: pytest.fail("a worker was started"))
     with pytest.raises(ValueError, match=pattern):
         compare.benchmark_scratch_vs_torch(**{**TINY, **change})
 
@@ -312,7 +312,7 @@ class FakeWorkers:
 
 
 def fake_run(monkeypatch, workers, **arguments):
-    monkeypatch.setattr(compare, "_run_isolated", workers)
+    monkeypatch.setattr(runner, "run_isolated", workers)
     return compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 7, **arguments},
                                               frameworks=["scratch_numpy", "pytorch"],
                                               clock=workers.clock)
@@ -345,7 +345,7 @@ def test_the_worst_round_decides_the_contention_columns(monkeypatch):
 def test_target_ci_stops_when_every_interval_is_narrow_enough(monkeypatch):
     workers = FakeWorkers(noise=0.01)
     rows = fake_run(monkeypatch, workers, rounds=1, target_ci=0.05)
-    assert len(workers.calls) == 2 * compare.MIN_ROUNDS_FOR_TARGET  # checked only after 3 rounds
+    assert len(workers.calls) == 2 * runner.MIN_ROUNDS_FOR_TARGET  # checked only after 3 rounds
     torch_row = rows[1]
     assert torch_row["rounds"] == 3 and torch_row["target_ci"] == 0.05
     assert torch_row["rounds_stopped_by"].startswith("target reached after 3 rounds: the widest "
@@ -377,7 +377,7 @@ def test_target_ci_stops_on_a_failed_round(monkeypatch):
 
     workers_call = failing
     workers_call.clock = workers.clock
-    monkeypatch.setattr(compare, "_run_isolated", workers_call)
+    monkeypatch.setattr(runner, "run_isolated", workers_call)
     rows = compare.benchmark_scratch_vs_torch(**{**TINY, "repeats": 7}, target_ci=0.01,
                                               frameworks=["scratch_numpy", "pytorch"],
                                               clock=workers.clock)

@@ -6,7 +6,7 @@ import re
 from scratchnet.cli import reference
 from scratchnet.harness.result import COLUMNS, describe
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 DOCS = os.path.join(ROOT, "docs")
 
 

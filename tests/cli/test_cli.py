@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from helpers import scratchnet
+from helpers import scratchnet, scratchnet_process
 from scratchnet import report as reports
 
 
@@ -18,13 +18,13 @@ def test_help(args):
 
 def test_version():
     from scratchnet import __version__
-    result = scratchnet("--version")
+    result = scratchnet_process("--version")  # the installed command, end to end
     assert result.returncode == 0 and result.stdout.strip() == f"scratchnet {__version__}"
 
 
 def test_demo_trains_both_and_prints_their_difference():
     pytest.importorskip("torch")
-    result = scratchnet("demo", "--epochs", "1", "--train-dtype", "float64")
+    result = scratchnet_process("demo", "--epochs", "1", "--train-dtype", "float64")  # end to end
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.strip().startswith("scratch_numpy: train accuracy") for line in lines)
@@ -46,7 +46,7 @@ def test_bad_arguments_give_a_one_line_error():
 def test_console_script_is_declared():
     import tomllib
     from pathlib import Path
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["scratchnet"] == "scratchnet.cli:main"
 
 
@@ -60,7 +60,8 @@ def tiny_compare(tmp_path_factory):
     (result, its report folder)."""
     pytest.importorskip("torch")
     folder = tmp_path_factory.mktemp("compare") / "reports"
-    return scratchnet(*COMPARE_TINY, "--roofline", "--breakdown", "--out", str(folder)), folder
+    # end to end, in a process of its own
+    return scratchnet_process(*COMPARE_TINY, "--roofline", "--breakdown", "--out", str(folder)), folder
 
 
 def test_compare_prints_the_table_and_writes_the_reports(tiny_compare):

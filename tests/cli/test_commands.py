@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import assert_close, one_line, scratchnet
+from helpers import assert_close, one_line, scratchnet, scratchnet_process
 from scratchnet import NeuralNetwork
 from scratchnet.data import load_dataset
 
@@ -34,7 +34,7 @@ def work(tmp_path_factory):
     """A folder with model.npz (trained by `scratchnet train`) and the held-out digits as
     X.npy and X.csv (with a header row)."""
     folder = tmp_path_factory.mktemp("commands")
-    result = scratchnet(*TRAIN, "--out", str(folder / "model.npz"), "--validation")
+    result = scratchnet_process(*TRAIN, "--out", str(folder / "model.npz"), "--validation")
     assert result.returncode == 0, result.stderr
     (folder / "train.out").write_text(result.stdout)
     X_test, y_test = load_dataset("digits", n_features=64, seed=42)[2:]
@@ -98,8 +98,8 @@ def test_train_on_a_terminal_shows_a_progress_line(tmp_path):
 
 @pytest.mark.parametrize("source", ["X.npy", "X.csv"])
 def test_predict_writes_the_models_labels(work, tmp_path, source):
-    result = scratchnet("predict", str(work / "model.npz"), "--input", str(work / source),
-                        "--output", str(tmp_path / "preds.csv"))
+    result = scratchnet_process("predict", str(work / "model.npz"), "--input", str(work / source),
+                                "--output", str(tmp_path / "preds.csv"))
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "preds.csv").read_text().splitlines()
     assert lines[0] == "prediction"
@@ -155,8 +155,8 @@ def test_export_onnx_writes_a_file_onnxruntime_runs(work, tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from scratchnet.nn.onnx import OnnxRuntimeModel
-    result = scratchnet("export-onnx", str(work / "model.npz"), str(tmp_path / "model.onnx"),
-                        "--opset", "17")
+    result = scratchnet_process("export-onnx", str(work / "model.npz"),
+                                str(tmp_path / "model.onnx"), "--opset", "17")
     assert result.returncode == 0, result.stderr
     assert "onnx.checker passed" in result.stdout
     reported = float(result.stdout.split("[0, 1): ")[1].split()[0])

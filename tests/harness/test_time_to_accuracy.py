@@ -127,7 +127,7 @@ def test_the_suite_tracks_it(monkeypatch):
     reaches the target at epoch E trains for E + 1 ticks, its evaluations left out."""
     import sys
     from pathlib import Path
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
         monkeypatch.delitem(sys.modules, name)
     from benchmarks.training import TimeToAccuracy
