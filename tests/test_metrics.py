@@ -36,7 +36,7 @@ def test_the_summary_axes_say_which_way_is_better():
     figure = plots.summary_figure(rows)
     labels = [ax.get_xlabel() for ax in figure.axes if ax.get_xlabel()]
     assert labels[-2:] == ["MB (resident) (lower is better)", "accuracy (higher is better)"]
-    titles = [sub._suptitle.get_text() for sub in figure.subfigs if sub._suptitle]
+    titles = [sub.get_suptitle() for sub in figure.subfigs if sub.get_suptitle()]
     assert any("(lower is better)" in title for title in titles), titles
 
 

@@ -36,8 +36,8 @@ import numpy as np
 
 from . import checkpoint
 from .precision import INFER_PRECISIONS, PrecisionConfig, check_dtype_name
-from .init import initial_std, initialize_weights
-from .divergence import DIVERGENCE_FACTOR, TrainingDivergedError, _largest, _surely_below
+from .init import initialize_weights
+from .divergence import DIVERGENCE_FACTOR, TrainingDivergedError, runaway_weights
 from .losses import LossConvention, get_loss
 from .validation import (check_alpha, check_architecture, check_features, check_int, check_labels,
     check_seed)
@@ -258,29 +258,9 @@ class BaseNetwork(Predictor):
         return loss * factor, [(dW * factor, db * factor) for dW, db in grads]
 
     def _runaway_weights(self, initial_weights, limits):
-        """None, or what is wrong with the weights after an epoch. A layer's limit is
-        DIVERGENCE_FACTOR times the larger of its initial standard deviation and its largest
-        |w| in ``initial_weights`` (see TrainingDivergedError). ``limits`` holds the limits
-        found so far (None for the others): the second term is looked up, and the layer's
-        largest |w| with it, only when the limit known does not already clear every weight
-        (``_surely_below``)."""
-        for layer, ((W, b), (W0, b0), fan_in, fan_out, activation) in enumerate(zip(
-                self._get_params(), initial_weights, self.layer_sizes[:-1],
-                self.layer_sizes[1:], self.activations), start=1):
-            limit = limits[layer - 1]
-            floor = DIVERGENCE_FACTOR * initial_std(fan_in, fan_out, activation)
-            if _surely_below(W, b, floor if limit is None else limit):
-                continue
-            largest = _largest(W, b)
-            if not math.isfinite(largest):
-                return "the weights became non-finite in its last update"
-            if limit is None:
-                limit = limits[layer - 1] = max(floor, DIVERGENCE_FACTOR * _largest(W0, b0))
-            if largest > limit:
-                return (f"a weight of layer {layer} reached {largest:.4g}, over "
-                        f"{DIVERGENCE_FACTOR:g} times {limit / DIVERGENCE_FACTOR:.4g} (the larger "
-                        f"of its initial standard deviation and its largest weight at the start)")
-        return None
+        """None, or what is wrong with the weights after an epoch (``runaway_weights``)."""
+        return runaway_weights(self._get_params(), initial_weights, limits, self.layer_sizes,
+                               self.activations)
 
     def _rewind(self, data, alpha, batch_size, epoch_starts, steps_done):
         """Put back the weights from before the last update, the one that blew up.

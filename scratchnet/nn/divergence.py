@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .init import initial_std
+
 
 #: How far past its scale a loss or a weight may go before ``fit`` calls training diverged.
 DIVERGENCE_FACTOR = 1000.0
@@ -59,3 +61,28 @@ def _surely_below(W, b, bound):
     W = W.ravel(order="K")  # a view of a C- or Fortran-ordered W (the PyTorch twin's W.T)
     squares = float(np.vdot(W, W)) + float(np.vdot(b, b))
     return squares < bound * bound * (1 - n_eps)
+
+
+def runaway_weights(params, initial_weights, limits, layer_sizes, activations):
+    """None, or what is wrong with the weights ``params`` after an epoch. A layer's limit
+    is DIVERGENCE_FACTOR times the larger of its initial standard deviation and its largest
+    |w| in ``initial_weights`` (see TrainingDivergedError). ``limits`` holds the limits
+    found so far (None for the others): the second term is looked up, and the layer's
+    largest |w| with it, only when the limit known does not already clear every weight
+    (``_surely_below``)."""
+    for layer, ((W, b), (W0, b0), fan_in, fan_out, activation) in enumerate(zip(
+            params, initial_weights, layer_sizes[:-1], layer_sizes[1:], activations), start=1):
+        limit = limits[layer - 1]
+        floor = DIVERGENCE_FACTOR * initial_std(fan_in, fan_out, activation)
+        if _surely_below(W, b, floor if limit is None else limit):
+            continue
+        largest = _largest(W, b)
+        if not math.isfinite(largest):
+            return "the weights became non-finite in its last update"
+        if limit is None:
+            limit = limits[layer - 1] = max(floor, DIVERGENCE_FACTOR * _largest(W0, b0))
+        if largest > limit:
+            return (f"a weight of layer {layer} reached {largest:.4g}, over "
+                    f"{DIVERGENCE_FACTOR:g} times {limit / DIVERGENCE_FACTOR:.4g} (the larger "
+                    f"of its initial standard deviation and its largest weight at the start)")
+    return None

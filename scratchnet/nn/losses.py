@@ -34,7 +34,7 @@ class Loss(NamedTuple):
     #: takes the output activations a.
     on_logits: bool
     #: The loss of a guess that knows nothing, 1/K for every class, as a function of K:
-    #: the scale a loss that has blown up is measured against (``base.DIVERGENCE_FACTOR``).
+    #: the scale a loss that has blown up is measured against (``divergence.DIVERGENCE_FACTOR``).
     chance: Callable[[int], float]
     #: The PyTorch twin's function of the same name in ``torch.nn.functional``; it takes
     #: one-hot float targets when the loss is on the outputs, integer labels when on logits.

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet import NeuralNetwork
-from scratchnet.nn.base import DIVERGENCE_FACTOR, _largest, _surely_below
+from scratchnet.nn.divergence import DIVERGENCE_FACTOR, _largest, _surely_below, runaway_weights
 from scratchnet.nn.init import initial_std
 
 
@@ -36,17 +36,17 @@ def test_fresh_layers_are_cleared_without_looking_at_the_largest_weight():
     # the case the shortcut is there for: weights at their initial scale
     model = NeuralNetwork([784, 64, 10], ["relu", "softmax"])
     limits = [None, None]
-    assert model._runaway_weights(model.get_weights(), limits) is None
+    assert runaway_weights(model.get_weights(), model.get_weights(), limits, model.layer_sizes, model.activations) is None
     assert limits == [None, None]
     # a 1024 x 1024 layer's sum of squares is over (1000 std)^2: its limit is looked up
     # once, from its largest initial weight, and clears it from then on
     model = NeuralNetwork([784, 1024, 1024, 10], ["relu", "relu", "softmax"])
     initial, limits = model.get_weights(), [None] * 3
-    assert model._runaway_weights(initial, limits) is None
+    assert runaway_weights(model.get_weights(), initial, limits, model.layer_sizes, model.activations) is None
     W0, b0 = initial[1]
     assert limits[1] == DIVERGENCE_FACTOR * _largest(W0, b0)
     assert limits[0] is None and limits[2] is None
-    assert model._runaway_weights(initial, limits) is None
+    assert runaway_weights(model.get_weights(), initial, limits, model.layer_sizes, model.activations) is None
 
 
 def test_too_many_values_for_the_dtype_skip_the_shortcut():
@@ -60,9 +60,8 @@ def test_runaway_weights_agrees_with_the_exact_rule(grow):
     initial = model.get_weights()
     weights = [(W.copy(), b.copy()) for W, b in initial]
     weights[0][0][7, 3] = grow * initial_std(64, 32, "relu") if math.isfinite(grow) else grow
-    model._set_params(weights)
     limits = [None, None]
-    found = model._runaway_weights(initial, limits)
+    found = runaway_weights(weights, initial, limits, model.layer_sizes, model.activations)
     expected = None
     for layer, ((W, b), (W0, b0), fan_in, fan_out, activation) in enumerate(
             zip(weights, initial, [64, 32], [32, 10], ["relu", "softmax"]), start=1):
