@@ -56,6 +56,7 @@ def test_rows_say_what_differs_and_a_declared_convention_is_compared_as_declared
 
 @pytest.mark.slow
 def test_strict_fails_on_an_error_row_and_a_class_without_loss_is_warned(tmp_path, capsys):
+    pytest.importorskip("torch")  # the rows' parity and notes are against the twin
     status = main(["compare", "--layer-sizes", "64,16,10", "--n-samples", "64", "--epochs", "1",
                    "--repeats", "2", "--threads", "1", "--rounds", "1", "--loss", "cross_entropy",
                    "--model", f"{ZOO}:BrokenForward", "--model", f"{ZOO}:CrossEntropy",
