@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..harness.compare import DEFAULT_MAX_TIME, DEFAULT_ROUNDS, DEFAULT_THREADS
-from ..harness.runner import WORKER_TIMEOUT
+from ..harness.compare import DEFAULT_MAX_TIME
+from ..harness.config import DEFAULT_ROUNDS, DEFAULT_THREADS, WORKER_TIMEOUT
 from ..harness.frameworks import REGISTRY
 from ..harness.presets import ALL_PRESETS, EXTRA_PRESETS, GOAL_PRESETS, PRESETS
 from .arguments import flag_text as _flag_text, int_list as _int_list, name_list as _name_list
@@ -117,8 +117,8 @@ def _add_measuring(compare):
     compare.add_argument("--warmup", type=int, default=1, help="untimed runs first (default: 1)")
     compare.add_argument("--threads", type=_threads,
                          help=f"threads for both frameworks: a number up to the cores this process "
-                              f"may use, or 'all' (default: {DEFAULT_THREADS}; see the README for "
-                              f"why)")
+                              f"may use, or 'all' (default: {DEFAULT_THREADS}; docs/measurement.md "
+                              f"says why)")
 
 
 def _add_rows(compare):
@@ -155,8 +155,8 @@ def _add_rows(compare):
 def run_compare(args, out=None):
     """Run the comparison for one preset or all, print the table, write the reports."""
     out = sys.stdout if out is None else out
-    from ..harness.compare import (ALL_PRESETS as PRESETS, default_frameworks, prepare_comparison,
-        run_comparison)
+    from ..harness.compare import ALL_PRESETS as PRESETS, default_frameworks, prepare, run_comparison
+    from ..harness.config import Config
     from ..files import check_output_folder
     from ..report import instructions_table, roofline_table, write_reports
 
@@ -180,12 +180,12 @@ def run_compare(args, out=None):
         changed = [key for key, value in overrides.items() if PRESETS[name].get(key) != value]
         label = "custom" if changed else name
         try:
-            prepared = prepare_comparison(**settings, repeats=args.repeats, warmup=args.warmup,
-                                          rounds=args.rounds, target_ci=args.target_ci,
-                                          max_time=args.max_time, roofline=args.roofline,
-                                          breakdown=args.breakdown,
-                                          threads=args.threads, frameworks=frameworks,
-                                          models=models, time_limit=args.time_limit)
+            config = Config.of(**settings, repeats=args.repeats, warmup=args.warmup,
+                               rounds=args.rounds, roofline=args.roofline,
+                               breakdown=args.breakdown, threads=args.threads,
+                               time_limit=args.time_limit)
+            prepared = prepare(config, frameworks=frameworks, target_ci=args.target_ci,
+                               max_time=args.max_time, models=models)
         except (ValueError, TypeError) as exc:
             if len(names) == 1:
                 raise
@@ -193,11 +193,11 @@ def run_compare(args, out=None):
                              for key in changed)
             raise type(exc)(f"preset {name}" + (f", with {given} in place of its own" if given
                                                 else "") + f": {exc}") from None
-        runs.append((label, settings, prepared))
+        runs.append((label, config, prepared))
     rows = []
-    for label, settings, prepared in runs:
+    for label, config, prepared in runs:
         if progress:
-            progress(f"preset {label}: {'x'.join(map(str, settings['layer_sizes']))}")
+            progress(f"preset {label}: {'x'.join(map(str, config.layer_sizes))}")
         for row in run_comparison(prepared, progress=progress):
             row["preset"] = label
             rows.append(row)

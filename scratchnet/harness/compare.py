@@ -11,6 +11,7 @@ and computes the parity figure.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import numbers
@@ -18,28 +19,20 @@ import os
 import platform
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from . import frameworks as registry, presets, runner, timing as benchmark
-from ..data import default_dataset, held_out_size, load_config_data
-from .job import Job
+from ..data import held_out_size, load_config_data
 from ..nn.losses import LossConvention
-from ..nn.precision import TRAIN_DTYPES, check_dtype_name
+from .config import Config
+from .job import Job
 from .result import COLUMNS, add_roofline
-from ..nn.validation import (check_alpha, check_architecture, check_int, check_seed,
-    check_time_limit)
 
 FRAMEWORKS = registry.names()
-#: Threads for both frameworks unless told (see the README's table of 1 against all cores).
-DEFAULT_THREADS = 1
-#: Rounds of workers unless told: enough for the ratios' intervals to see how one
-#: worker process differs from the next.
-DEFAULT_ROUNDS = 3
 #: Seconds ``target_ci`` may keep adding rounds for, per configuration.
 DEFAULT_MAX_TIME = 300.0
-#: Epochs a time-to-accuracy run may take before it is "not reached".
-DEFAULT_MAX_EPOCHS = 50
 
 #: The configurations (``scratchnet.harness.presets``), where compare's users find them.
 PRESETS, EXTRA_PRESETS, ALL_PRESETS = presets.PRESETS, presets.EXTRA_PRESETS, presets.ALL_PRESETS
@@ -49,7 +42,6 @@ PRESETS, EXTRA_PRESETS, ALL_PRESETS = presets.PRESETS, presets.EXTRA_PRESETS, pr
 INFERENCE_ONLY = tuple(name for name, entry in registry.REGISTRY.items() if not entry.trains)
 
 
-N_CLASSES = 10
 def default_frameworks():
     """scratch_numpy, pytorch, and pytorch_cuda where CUDA is available."""
     return registry.default_names()
@@ -59,13 +51,9 @@ cuda_available = registry.cuda_available
 
 
 def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
-                               alpha=0.1, seed=42, *, dataset=None, precision="float32",
-                               loss="mse", repeats=7, warmup=1, threads=None, frameworks=None,
-                               rounds=DEFAULT_ROUNDS, target_ci=None, max_time=DEFAULT_MAX_TIME,
-                               roofline=False, instructions=False, breakdown=False,
-                               target_accuracy=None, max_epochs=DEFAULT_MAX_EPOCHS, models=None,
-                               layout="in_out", time_limit=None, progress=None,
-                               clock=time.monotonic):
+                               alpha=0.1, seed=42, *, frameworks=None, target_ci=None,
+                               max_time=DEFAULT_MAX_TIME, instructions=False, models=None,
+                               layout="in_out", progress=None, clock=time.monotonic, **settings):
     """Train and time both models with identical settings; one row (dict) per framework.
 
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
@@ -103,52 +91,54 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     "file.py:Class"}``, measured by the same worker as the built-in rows from
     scratchnet's initial weights (``scratchnet.harness.user_model``); ``layout="out_in"`` for
     classes that store W as (fan_out, fan_in). Its parity and speed ratios are taken
-    against the PyTorch twin. ``time_limit`` (seconds, default ``runner.WORKER_TIMEOUT``) stops a
+    against the PyTorch twin. ``time_limit`` (seconds, default ``config.WORKER_TIMEOUT``) stops a
     worker that runs longer, e.g. a class whose ``fit`` never returns; its row is an error.
     ``progress``, if given, is called with a short message as each worker starts;
     ``clock`` is what ``max_time`` is measured with.
+    The other keyword arguments are ``Config``'s fields (``scratchnet.harness.config``):
+    ``dataset``, ``precision``, ``loss``, ``repeats``, ``warmup``, ``threads``, ``rounds``,
+    ``roofline``, ``breakdown``, ``target_accuracy``, ``max_epochs``, ``time_limit``.
     """
-    prepared = prepare_comparison(
-        layer_sizes, activations, n_samples, epochs, batch_size, alpha, seed, dataset=dataset,
-        precision=precision, loss=loss, repeats=repeats, warmup=warmup, threads=threads,
-        frameworks=frameworks, rounds=rounds, target_ci=target_ci, max_time=max_time,
-        roofline=roofline, breakdown=breakdown, target_accuracy=target_accuracy,
-        max_epochs=max_epochs, models=models, layout=layout, time_limit=time_limit)
+    config = Config.of(layer_sizes=layer_sizes, activations=activations, n_samples=n_samples,
+                       epochs=epochs, batch_size=batch_size, alpha=alpha, seed=seed, **settings)
+    prepared = prepare(config, frameworks=frameworks, target_ci=target_ci, max_time=max_time,
+                       models=models, layout=layout)
     return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
 
 
 def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
-                       alpha=0.1, seed=42, *, dataset=None, precision="float32", loss="mse",
-                       repeats=7, warmup=1, threads=None, frameworks=None, rounds=DEFAULT_ROUNDS,
-                       target_ci=None, max_time=DEFAULT_MAX_TIME, roofline=False,
-                       breakdown=False, target_accuracy=None, max_epochs=DEFAULT_MAX_EPOCHS,
-                       models=None, layout="in_out", time_limit=None):
-    """Check every setting of ``benchmark_scratch_vs_torch`` and load its data, running
-    nothing: a bad argument raises ValueError or TypeError naming it. Returns what
+                       alpha=0.1, seed=42, *, frameworks=None, target_ci=None,
+                       max_time=DEFAULT_MAX_TIME, models=None, layout="in_out", **settings):
+    """``prepare`` with the settings as ``benchmark_scratch_vs_torch`` takes them."""
+    return prepare(Config.of(layer_sizes=layer_sizes, activations=activations,
+                             n_samples=n_samples, epochs=epochs, batch_size=batch_size,
+                             alpha=alpha, seed=seed, **settings),
+                   frameworks=frameworks, target_ci=target_ci, max_time=max_time, models=models,
+                   layout=layout)
+
+
+class Prepared(NamedTuple):
+    """A configuration ready to run: its ``Job`` (settings and data), the rows in the
+    report's order, the rounds' stopping rule and the held-out split's size."""
+
+    job: Job
+    frameworks: list
+    target_ci: float | None
+    max_time: float
+    n_test: int
+
+
+def prepare(config, frameworks=None, target_ci=None, max_time=DEFAULT_MAX_TIME, models=None,
+            layout="in_out"):
+    """Check what a run of ``config`` (a checked ``Config``) adds to it and load its data,
+    running nothing: a bad argument raises ValueError or TypeError naming it. Returns what
     ``run_comparison`` takes, so a run of several configurations can check them all
     before the first starts."""
-    sizes, names, loss = check_architecture(layer_sizes, activations, loss)
-    if sizes[-1] < N_CLASSES:
-        raise ValueError(f"layer_sizes[-1] must be at least {N_CLASSES}: the benchmark data sets "
-                         f"have {N_CLASSES} classes, got {sizes[-1]}")
     if os.environ.get(registry.IN_WORKER):
         raise RuntimeError("a comparison was started while scratchnet imported the module that "
                            "defines your class (to check it, or in a worker process): put the "
                            "code that runs it under `if __name__ == \"__main__\":`")
-    job = Job(
-        layer_sizes=list(sizes), activations=list(names), loss=loss,
-        n_samples=check_int(n_samples, "n_samples"), epochs=check_int(epochs, "epochs"),
-        batch_size=check_int(batch_size, "batch_size"), alpha=check_alpha(alpha),
-        seed=check_seed(seed), precision=check_dtype_name(precision, "precision", TRAIN_DTYPES),
-        repeats=check_int(repeats, "repeats"), warmup=check_int(warmup, "warmup", minimum=0),
-        threads=check_threads(threads), rounds=check_int(rounds, "rounds"),
-        roofline=bool(roofline), breakdown=bool(breakdown),
-        target_accuracy=check_target_accuracy(target_accuracy),
-        max_epochs=check_int(max_epochs, "max_epochs"),
-    )
     target_ci, max_time = check_target(target_ci, max_time)
-    job.time_limit = (float(runner.WORKER_TIMEOUT) if time_limit is None
-                      else check_time_limit(time_limit))
     user = _user_frameworks(models, layout)
     if frameworks is None:
         frameworks = default_frameworks()
@@ -160,18 +150,16 @@ def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_
     frameworks = [f for f in FRAMEWORKS if f in frameworks] + list(user)
     for name, entry in user.items():  # cross-entropy has no reduction over the outputs
         try:
-            LossConvention(job.loss, entry.samples, entry.outputs)
+            LossConvention(config.loss, entry.samples, entry.outputs)
         except ValueError as exc:
             raise ValueError(f"models[{name!r}]: {exc}") from None
-    job.models = {name: {"spec": entry.spec, "layout": entry.layout, "samples": entry.samples,
-                         "outputs": entry.outputs, "takes_loss": entry.takes_loss}
-                  for name, entry in user.items()}
-    job.python_path = [os.path.abspath(entry) for entry in sys.path] if user else []
-    job.dataset = dataset or default_dataset(sizes[0], job.n_samples)
-    n_test = held_out_size(job.n_samples)
-    job.data = load_config_data(job.settings())
-    return dict(job=job, frameworks=frameworks, target_ci=target_ci, max_time=max_time,
-                n_test=n_test)
+    job = Job(**{field: getattr(config, field) for field in config.settings()},
+              models={name: {"spec": entry.spec, "layout": entry.layout, "samples": entry.samples,
+                             "outputs": entry.outputs, "takes_loss": entry.takes_loss}
+                      for name, entry in user.items()},
+              python_path=[os.path.abspath(entry) for entry in sys.path] if user else [],
+              data=load_config_data(config.settings()))
+    return Prepared(job, frameworks, target_ci, max_time, held_out_size(job.n_samples))
 
 
 def _user_frameworks(models, layout):
@@ -199,13 +187,13 @@ def _user_frameworks(models, layout):
 
 
 def run_comparison(prepared, instructions=False, progress=None, clock=time.monotonic):
-    """The rows of a configuration checked by ``prepare_comparison`` (see
+    """The rows of a configuration checked by ``prepare`` (see
     ``benchmark_scratch_vs_torch``)."""
-    job, frameworks, n_test = prepared["job"], prepared["frameworks"], prepared["n_test"]
-    target_ci, max_time = prepared["target_ci"], prepared["max_time"]
+    job, frameworks, target_ci, max_time, n_test = prepared
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     measured, stopped_by = runner.run_rounds(frameworks, job, target_ci, max_time, progress, clock)
-    job.rounds = max((len(results) for results in measured.values()), default=0) or job.rounds
+    job = dataclasses.replace(job, rounds=max((len(results) for results in measured.values()),
+                                              default=0) or job.rounds)
     ratios = runner.ratio_columns(measured, job.models)
     rows, probabilities = [], {}
     for framework in frameworks:
@@ -232,31 +220,6 @@ def run_comparison(prepared, instructions=False, progress=None, clock=time.monot
     return rows
 
 
-def check_threads(threads):
-    """``threads`` as an int: None means ``DEFAULT_THREADS``; more than the cores this
-    process may use (``os.sched_getaffinity``) is refused, since the extra threads would
-    only queue for a core and time the operating system's scheduler."""
-    if threads is None:
-        return min(DEFAULT_THREADS, benchmark.available_cores())
-    threads = check_int(threads, "threads")
-    cores = benchmark.available_cores()
-    if threads > cores:
-        raise ValueError(f"threads must be between 1 and {cores}, the cores this process may use "
-                         f"(os.sched_getaffinity), got {threads}")
-    return threads
-
-
-def check_target_accuracy(target_accuracy):
-    """None, or a held-out accuracy in (0, 1] as a float."""
-    if target_accuracy is None:
-        return None
-    if isinstance(target_accuracy, bool) or not isinstance(target_accuracy, numbers.Real) \
-            or not 0 < target_accuracy <= 1:
-        raise ValueError(f"target_accuracy must be a held-out accuracy in (0, 1], e.g. 0.9, got "
-                         f"{target_accuracy!r}")
-    return float(target_accuracy)
-
-
 def check_target(target_ci, max_time):
     """(target_ci or None, max_time) checked: a relative half-width in (0, 1), seconds > 0."""
     if target_ci is not None:
@@ -273,13 +236,8 @@ def check_target(target_ci, max_time):
 
 def _complete_row(row, framework, job, n_test, started):
     """The measured row with the run's settings and versions, in the report's key order."""
-    settings = {key: getattr(job, key) for key in (
-        "n_samples", "epochs", "batch_size", "alpha", "seed", "precision", "threads", "dataset",
-        "loss", "repeats", "rounds", "warmup")}
-    if job.target_accuracy is not None:
-        settings.update(target_accuracy=job.target_accuracy, max_epochs=job.max_epochs)
     full = dict.fromkeys(COLUMNS)
-    full.update(settings, framework=framework.name, layer_sizes="x".join(map(str, job.layer_sizes)),
+    full.update(job.columns(), framework=framework.name, layer_sizes="x".join(map(str, job.layer_sizes)),
                 activations=",".join(job.activations), n_test=n_test, started_utc=started,
                 source="scratchnet compare", machine=platform.node(),
                 **benchmark.environment())

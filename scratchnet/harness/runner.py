@@ -145,11 +145,6 @@ def worker_command(framework, folder):
     return [sys.executable, "-m", "scratchnet.harness.worker", framework, folder, str(os.getpid())]
 
 
-#: Seconds a worker may run before it is stopped and its row becomes an error (the
-#: ``large`` preset's worker takes some 20 s here; this only ends a worker that hangs).
-WORKER_TIMEOUT = 1800
-
-
 def run_isolated(framework, job):
     """run_framework(framework, job) in a fresh Python process; a crash becomes an error row."""
     with tempfile.TemporaryDirectory(prefix="scratchnet-") as folder:

@@ -10,7 +10,7 @@ import pytest
 from helpers import assert_close
 from scratchnet.data import default_dataset
 from scratchnet.harness import result
-from scratchnet.harness import compare, runner
+from scratchnet.harness import compare, config, runner
 from scratchnet.nn import torch_network as pytorch_model
 from scratchnet.harness.ratios import RATIO_COLUMNS, ratio_with_interval
 from scratchnet.report import COLUMNS, SPEC_COLUMNS
@@ -278,8 +278,8 @@ def test_sgemm_rate_is_the_flops_over_each_run(monkeypatch):
 
 
 def test_the_default_thread_count_is_one_and_never_above_the_cores():
-    assert compare.check_threads(None) == min(compare.DEFAULT_THREADS, len(os.sched_getaffinity(0)))
-    assert compare.check_threads(len(os.sched_getaffinity(0))) == len(os.sched_getaffinity(0))
+    assert config.check_threads(None) == min(config.DEFAULT_THREADS, len(os.sched_getaffinity(0)))
+    assert config.check_threads(len(os.sched_getaffinity(0))) == len(os.sched_getaffinity(0))
 
 
 # ------------------------------------------------ rounds, intervals and --target-ci, faked

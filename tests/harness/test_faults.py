@@ -221,10 +221,12 @@ def test_ctrl_c_during_train_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_a_hung_worker_is_stopped_and_its_row_is_an_error(monkeypatch):
-    from scratchnet.harness import compare, runner
-    monkeypatch.setattr(runner, "WORKER_TIMEOUT", 0.01)
+    from scratchnet.harness import compare
+    from scratchnet.harness.config import WORKER_TIMEOUT, Config
+    assert Config.of(layer_sizes=[64, 16, 10], activations=["relu", "softmax"]).time_limit \
+        == WORKER_TIMEOUT
     rows = compare.benchmark_scratch_vs_torch([64, 16, 10], ["relu", "softmax"], n_samples=64,
-                                              epochs=1, repeats=1, rounds=1,
+                                              epochs=1, repeats=1, rounds=1, time_limit=0.01,
                                               frameworks=["scratch_numpy"])
     assert rows[0]["status"] == "error"
     assert rows[0]["notes"] == "worker process ran longer than 0.01 s and was stopped (time_limit)"

@@ -1,4 +1,5 @@
 """The job that crosses to a comparison worker: written and read back exactly, nothing pickled."""
+import dataclasses
 import json
 
 import numpy as np
@@ -28,8 +29,9 @@ def test_a_job_is_read_back_as_it_was_written(tmp_path):
 
 
 def test_a_job_never_unpickles(tmp_path):
-    written = job()
-    written.data = (np.array([object()], dtype=object),) + written.data[1:]
+    original = job()
+    written = dataclasses.replace(original, data=(np.array([object()], dtype=object),)
+                                  + original.data[1:])
     with pytest.raises(ValueError, match="allow_pickle"):
         written.save(tmp_path)
         Job.load(tmp_path)
@@ -41,3 +43,13 @@ def test_a_job_names_its_user_frameworks():
     assert job().framework("pytorch").name == "pytorch"
     with pytest.raises(ValueError, match="unknown framework 'nope'"):
         job().framework("nope")
+
+
+def test_a_job_is_frozen_and_its_settings_are_a_configs():
+    """What the worker reads cannot change on the way: the settings are ``Config``'s fields."""
+    from scratchnet.harness.config import Config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job().epochs = 5
+    config_fields = {field.name for field in dataclasses.fields(Config)}
+    assert config_fields <= set(job().settings())
+    assert set(job().settings()) - config_fields == {"models", "python_path"}
