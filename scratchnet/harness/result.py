@@ -1,6 +1,10 @@
-"""A measured row's columns: the one list of what a comparison row holds, in the order
-every report writes it (``scratchnet compare``, the worker and the asv exporter share it)."""
+"""A measured row: the one list of what a comparison row holds, in the order every report
+writes it (``scratchnet compare``, the worker and the asv exporter share it), what each
+column means, and ``Measured``, what a worker sends back."""
 from __future__ import annotations
+
+import dataclasses
+import json
 
 from ..metrics import METRICS, timed
 from . import contention
@@ -143,3 +147,37 @@ def describe(column):
         if column.endswith(suffix) and base in METRICS:
             return METRICS[base].unit, f"{base}: {what}"
     raise KeyError(column)
+
+
+@dataclasses.dataclass
+class Measured:
+    """What one worker measured of one framework in one round, as it crosses back to the
+    runner (``measured.json``, nothing pickled): the report ``columns`` it filled, ``runs``
+    (every timed run of each timed figure, for pooling the rounds and the ratios'
+    intervals) and ``contention`` (``harness.contention.Contention`` as a dict: what else
+    used the CPU while it timed; None where it did not time)."""
+
+    columns: dict
+    runs: dict = dataclasses.field(default_factory=dict)
+    contention: dict | None = None
+
+    @property
+    def ok(self):
+        return self.columns.get("status") == "ok"
+
+    @classmethod
+    def error(cls, notes):
+        """A round that measured nothing: an error row saying why."""
+        return cls({"status": "error", "notes": notes})
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), allow_nan=True)
+
+    @classmethod
+    def from_json(cls, text):
+        """The Measured ``to_json`` wrote; ValueError for anything else."""
+        data = json.loads(text)
+        if not (isinstance(data, dict) and set(data) == {"columns", "runs", "contention"}
+                and isinstance(data["columns"], dict) and "status" in data["columns"]):
+            raise ValueError(f"not a worker's measurement: {text[:80]!r}")
+        return cls(**data)

@@ -3,10 +3,9 @@ scratchnet.harness.worker``), the workers taking turns round after round, each
 framework's rounds pooled into its row, and the speed ratios with their intervals from
 the paired rounds. The parent's side of pyperf's runner/worker split; what one worker
 measures is ``worker.py``'s, and what crosses between them is a ``Job`` (``job.py``) in
-and ``row.json`` out."""
+and a ``Measured`` (``result.py``) out."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 
 from . import contention, frameworks as registry, timing as benchmark
 from .ratios import RATIO_COLUMNS, ratio_with_interval
-from .result import COLUMNS
+from .result import COLUMNS, Measured
 
 #: Rounds before ``target_ci`` is first checked: fewer give an interval that has not yet
 #: seen the variation from one worker process to the next.
@@ -45,7 +44,7 @@ def run_rounds(frameworks, job, target_ci, max_time, progress, clock):
             continue
         if target_ci is None:
             return measured, None
-        if any(row["status"] != "ok" for results in measured.values() for row, _ in results):
+        if any(not round_.ok for results in measured.values() for round_, _ in results):
             return measured, f"a round failed after {round_} rounds"
         widest = max((ratio.relative_half_width for pair in ratio_objects(measured, job.models).values()
                       for ratio in pair.values()), default=None)
@@ -77,13 +76,13 @@ def ratio_objects(measured, users=()):
         if len(top) != len(bottom):
             continue
         pairs = [(mine, theirs) for (mine, _), (theirs, _) in zip(top, bottom)]
-        if not pairs or any(a["status"] != "ok" or b["status"] != "ok" for a, b in pairs):
+        if not pairs or any(not (a.ok and b.ok) for a, b in pairs):
             continue
         result[framework] = {
-            ratio_column: ratio_with_interval([a["_runs"][column] for a, _ in pairs],
-                                              [b["_runs"][column] for _, b in pairs])
+            ratio_column: ratio_with_interval([a.runs[column] for a, _ in pairs],
+                                              [b.runs[column] for _, b in pairs])
             for column, ratio_column in RATIO_COLUMNS.items()
-            if column in pairs[0][0]["_runs"] and column in pairs[0][1]["_runs"]}
+            if column in pairs[0][0].runs and column in pairs[0][1].runs}
     return result
 
 
@@ -100,26 +99,27 @@ _MEMORY_COLUMNS = ("peak_memory_mb", "peak_traced_mb", "peak_gpu_memory_mb")
 
 
 def pool_rounds(results):
-    """One framework's (row, probabilities) from its rounds: every timed column becomes the
-    median, min and max of all rounds' runs together; memory the median of the rounds'.
-    A round that failed makes the row that round's error."""
-    rows = [row for row, _ in results]
-    failed = next((row for row in rows if row["status"] != "ok"), None)
+    """One framework's (row, probabilities) from its rounds' (``Measured``, probabilities):
+    every timed column becomes the median, min and max of all rounds' runs together; memory
+    the median of the rounds'. A round that failed makes the row that round's error."""
+    measured = [round_ for round_, _ in results]
+    rows = [round_.columns for round_ in measured]
+    failed = next((round_.columns for round_ in measured if not round_.ok), None)
     if failed is not None:
-        failed.pop("_runs", None)
-        failed.pop("_contention", None)
+        round_ = next(i for i, row in enumerate(rows) if row is failed) + 1
+        failed = dict(failed)
         if len(rows) > 1:
-            failed["notes"] += f" (in round {rows.index(failed) + 1} of {len(rows)})"
+            failed["notes"] += f" (in round {round_} of {len(rows)})"
         return failed, None
     pooled = dict(rows[0])
     if all("breakdown" in row for row in rows):
         from .breakdown import pool
         pooled["breakdown"] = pool([row["breakdown"] for row in rows])
-    runs = {column: [v for row in rows for v in row["_runs"][column]] for column in pooled["_runs"]}
-    del pooled["_runs"]
-    pooled.pop("_contention", None)
+    runs = {column: [v for round_ in measured for v in round_.runs[column]]
+            for column in measured[0].runs}
     pooled.update(contention.to_columns(contention.worst(
-        contention.Contention(**row["_contention"]) for row in rows if "_contention" in row)))
+        contention.Contention(**round_.contention) for round_ in measured
+        if round_.contention is not None)))
     for column, values in runs.items():
         timing = benchmark.Timing(values)
         if f"{column}_q25" in COLUMNS:
@@ -146,7 +146,8 @@ def worker_command(framework, folder):
 
 
 def run_isolated(framework, job):
-    """run_framework(framework, job) in a fresh Python process; a crash becomes an error row."""
+    """(``Measured``, probabilities or None) of run_framework(framework, job) in a fresh
+    Python process; a crash, an exit or a hang becomes an error row."""
     with tempfile.TemporaryDirectory(prefix="scratchnet-") as folder:
         job.save(folder)
         worker = subprocess.Popen(worker_command(framework, folder), stdout=subprocess.PIPE,
@@ -159,16 +160,15 @@ def run_isolated(framework, job):
             worker.communicate()  # reaped, so it does not linger as a zombie
             if not isinstance(exc, subprocess.TimeoutExpired):
                 raise
-            return {"status": "error", "notes": f"worker process ran longer than "
-                                                f"{job.time_limit:g} s and was stopped "
-                                                f"(time_limit)"}, None
-        result_path = os.path.join(folder, "row.json")
+            return Measured.error(f"worker process ran longer than {job.time_limit:g} s and "
+                                  f"was stopped (time_limit)"), None
+        result_path = os.path.join(folder, "measured.json")
         if worker.returncode != 0 or not os.path.exists(result_path):
             tail = (stderr.strip().splitlines() or ["no output"])[-1]
-            return {"status": "error", "notes": f"worker process failed (exit status "
-                                                f"{worker.returncode}): {tail}"}, None
+            return Measured.error(f"worker process failed (exit status {worker.returncode}): "
+                                  f"{tail}"), None
         with open(result_path) as handle:
-            row = json.load(handle)
+            measured = Measured.from_json(handle.read())
         proba_path = os.path.join(folder, "probabilities.npy")
         proba = np.load(proba_path, allow_pickle=False) if os.path.exists(proba_path) else None
-    return row, proba
+    return measured, proba

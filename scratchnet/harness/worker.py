@@ -5,13 +5,11 @@ ends when the process PARENT_PID does (see ``benchmark.die_with_parent``).
 What crosses the process boundary, both ways through FOLDER (nothing pickled):
 
 - in: the ``scratchnet.harness.job.Job`` the parent checked (``job.json`` and ``data.npz``);
-- out: ``row.json``, the measured columns of the report (``scratchnet.report.COLUMNS``)
-  plus ``_runs`` (every timed run of each timed column, for pooling rounds and the
-  ratios' intervals) and ``_contention`` (``scratchnet.harness.contention.Contention`` as a
-  dict: what else used the CPU while this worker timed), and ``probabilities.npy``
-  (the trained model's outputs on X_test, for the parity figure).
+- out: ``measured.json``, a ``scratchnet.harness.result.Measured`` (the report's columns
+  this worker filled, every timed run of each timed figure, and what else used the CPU
+  while it timed), and ``probabilities.npy`` (the trained model's outputs on X_test, for
+  the parity figure).
 """
-import json
 import os
 import sys
 import tempfile
@@ -22,27 +20,31 @@ import numpy as np
 from . import timing as benchmark, contention
 from ..nn.base import BaseNetwork
 from .job import Job
+from .result import Measured
 
 
 def run_framework(name, job):
-    """Measure one framework; runs inside the worker process. Returns (row, probabilities)."""
+    """Measure one framework; runs inside the worker process. Returns (Measured,
+    probabilities or None)."""
     X_train, y_train, X_test, y_test = job.data
     try:
         framework = job.framework(name)
         if not framework.trains:
             with benchmark.limit_threads(job.threads) as threads_in_force:
-                row, probabilities = _measure_onnxruntime(job, X_train, y_train, X_test, y_test)
-            row.update(blas_threads=threads_in_force["blas"], torch_threads=None,
-                       blas=framework.blas())
-            return row, probabilities
+                measured, probabilities = _measure_onnxruntime(job, X_train, y_train, X_test,
+                                                               y_test)
+            measured.columns.update(blas_threads=threads_in_force["blas"], torch_threads=None,
+                                    blas=framework.blas())
+            return measured, probabilities
         model_class = framework.model_class()  # imports torch before anything is measured
         with benchmark.limit_threads(job.threads) as threads_in_force:
-            row, probabilities = _measure(model_class, framework, job, X_train, y_train, X_test, y_test)
-        row.update(blas_threads=threads_in_force["blas"], torch_threads=threads_in_force["torch"],
-                   blas=framework.blas())
-        return row, probabilities
+            measured, probabilities = _measure(model_class, framework, job, X_train, y_train,
+                                               X_test, y_test)
+        measured.columns.update(blas_threads=threads_in_force["blas"],
+                                torch_threads=threads_in_force["torch"], blas=framework.blas())
+        return measured, probabilities
     except Exception as exc:
-        return {"status": "error", "notes": _error_note(exc, job.models.get(name))}, None
+        return Measured.error(_error_note(exc, job.models.get(name))), None
 
 
 def _error_note(exc, user):
@@ -83,34 +85,34 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     sgemm = benchmark.measure_sgemm_gflops() if job.roofline else None
     train, model = benchmark.measure_training_time_per_epoch(make_model, X_train, y_train,
                                                              repeats=repeats, warmup=warmup, **fit_args)
-    inference = _inference_metrics(model, job, X_train, X_test)
+    inference, runs = _inference_metrics(model, job, X_train, X_test)
     # CUDA runs asynchronously: laps read on the CPU would time kernel launches, not work
     parts = (_breakdown(model, job, X_train, y_train, X_test, sgemm)
              if job.breakdown and isinstance(model, BaseNetwork) and not cuda else None)
-    to_accuracy = (_time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test)
-                   if job.target_accuracy is not None else {})
+    to_accuracy, accuracy_runs = (
+        _time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test)
+        if job.target_accuracy is not None else ({}, None))
     window = contention.window_since(before, job.threads)
     row = {
         "status": "ok", "notes": "",
         "train_time_per_epoch_s": float(train), "train_time_per_epoch_s_min": train.min,
         "train_time_per_epoch_s_max": train.max,
-        **inference, "_contention": window.as_dict(),
+        **inference,
         "peak_memory_mb": peak_mb, "peak_traced_mb": traced_mb, "peak_memory_method": method,
         "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
         "train_accuracy": model.evaluate(X_train, y_train)["accuracy"],
         "device": "cuda" if cuda else "cpu",
     }
-    row["_runs"]["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
-    runs = to_accuracy.pop("_runs", None)
+    runs["train_time_per_epoch_s"] = train.runs  # the raw runs, for pooling rounds
     row.update(to_accuracy)
-    if runs:
-        row["_runs"]["time_to_accuracy_s"] = runs
+    if accuracy_runs:
+        runs["time_to_accuracy_s"] = accuracy_runs
     if parts is not None:
         parts["train"]["fit_step_s"] = float(train) / -(-job.n_samples // job.batch_size)
         row["breakdown"] = parts
     if sgemm is not None:
         row["sgemm_gflops_per_s"] = float(sgemm)
-        row["_runs"]["sgemm_gflops_per_s"] = sgemm.runs
+        runs["sgemm_gflops_per_s"] = sgemm.runs
     if cuda:
         import torch
         row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
@@ -122,7 +124,7 @@ def _measure(model_class, framework, job, X_train, y_train, X_test, y_test):
     outputs = _finite_outputs(model, X_test)
     if framework.spec and (framework.samples, framework.outputs) != ("mean", "mean"):
         _parity_under_convention(row, outputs, framework, job, config, fit_args)
-    return row, outputs
+    return Measured(row, runs, window.as_dict()), outputs
 
 
 def _parity_under_convention(row, outputs, framework, job, config, fit_args):
@@ -150,7 +152,7 @@ def _time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test):
     trained to ``job.target_accuracy`` on the held-out split, at most ``job.max_epochs``."""
     if not isinstance(model, BaseNetwork):
         return {"time_to_accuracy_status": "not measured: it needs fit's on_epoch_end, which "
-                                           "a --model class does not have"}
+                                           "a --model class does not have"}, None
     result = benchmark.measure_time_to_accuracy(
         make_model, X_train, y_train, X_test, y_test, job.target_accuracy, job.max_epochs,
         job.alpha, job.batch_size, seed=job.seed, repeats=job.repeats, warmup=job.warmup)
@@ -161,11 +163,11 @@ def _time_to_accuracy(make_model, model, job, X_train, y_train, X_test, y_test):
         columns["time_to_accuracy_status"] = (
             f"not reached in {job.max_epochs} epochs: best {result['best_accuracy']:.4g} at "
             f"epoch {result['best_epoch']}")
-        return columns
+        return columns, None
     columns.update(time_to_accuracy_s=float(seconds), time_to_accuracy_s_min=seconds.min,
-                   time_to_accuracy_s_max=seconds.max, _runs=seconds.runs,
+                   time_to_accuracy_s_max=seconds.max,
                    time_to_accuracy_status=f"reached at epoch {result['epochs']}")
-    return columns
+    return columns, seconds.runs
 
 
 def _breakdown(model, job, X_train, y_train, X_test, sgemm):
@@ -203,17 +205,16 @@ def _finite_outputs(model, X_test):
 
 def _inference_metrics(model, job, X_train, X_test):
     """Latency per sample, single-sample latency and batch throughput: the row's inference
-    columns, measured the same way for every framework."""
+    columns, measured the same way for every framework, and their timed runs."""
     precision, repeats, warmup = job.precision, job.repeats, job.warmup
     latency = benchmark.measure_inference_latency_per_sample(model, X_test, precision, repeats, warmup)
     single = benchmark.measure_single_sample_latency(model, X_test, precision,
                                                      runs=max(100, repeats), warmup=max(10, warmup))
     throughput = benchmark.measure_batch_throughput(model, X_train, job.batch_size, precision,
                                                     repeats, warmup)
+    runs = {"inference_latency_per_sample_s": latency.runs, "single_sample_latency_s": single.runs,
+            "batch_throughput_samples_per_s": throughput.runs}
     return {
-        "_runs": {"inference_latency_per_sample_s": latency.runs,
-                  "single_sample_latency_s": single.runs,
-                  "batch_throughput_samples_per_s": throughput.runs},
         "inference_latency_per_sample_s": float(latency),
         "inference_latency_per_sample_s_min": latency.min,
         "inference_latency_per_sample_s_max": latency.max,
@@ -222,7 +223,7 @@ def _inference_metrics(model, job, X_train, X_test):
         "batch_throughput_samples_per_s": float(throughput),
         "batch_throughput_samples_per_s_min": throughput.min,
         "batch_throughput_samples_per_s_max": throughput.max,
-    }
+    }, runs
 
 
 def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
@@ -241,16 +242,16 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
         path = export_onnx(trained, os.path.join(folder, "model.onnx"), dtype=job.precision)
         model = OnnxRuntimeModel(path, loss=job.loss, threads=job.threads)
     before = contention.take_snapshot()
-    inference = _inference_metrics(model, job, X_train, X_test)
+    inference, runs = _inference_metrics(model, job, X_train, X_test)
     window = contention.window_since(before, job.threads)
     row = {"status": "ok", "device": "cpu",
            "notes": f"ONNX Runtime does not train here: the scratch network, trained with the same "
                     f"settings, exported to ONNX (opset {DEFAULT_OPSET}) and run by the CPU "
                     f"execution provider",
-           **inference, "_contention": window.as_dict(),
+           **inference,
            "final_accuracy": model.evaluate(X_test, y_test)["accuracy"],
            "train_accuracy": model.evaluate(X_train, y_train)["accuracy"]}
-    return row, _finite_outputs(model, X_test)
+    return Measured(row, runs, window.as_dict()), _finite_outputs(model, X_test)
 
 
 def main(framework, folder, parent_pid=None):
@@ -258,11 +259,11 @@ def main(framework, folder, parent_pid=None):
         benchmark.die_with_parent(int(parent_pid))
     job = Job.load(folder)
     sys.path[:0] = [entry for entry in job.python_path if entry not in sys.path]
-    row, probabilities = run_framework(framework, job)
+    measured, probabilities = run_framework(framework, job)
     if probabilities is not None:
         np.save(os.path.join(folder, "probabilities.npy"), probabilities)
-    with open(os.path.join(folder, "row.json"), "w") as handle:
-        json.dump(row, handle)
+    with open(os.path.join(folder, "measured.json"), "w") as handle:
+        handle.write(measured.to_json())
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from helpers import assert_close
 from scratchnet.data import default_dataset
 from scratchnet.harness import result
+from scratchnet.harness.result import Measured
 from scratchnet.harness import compare, config, runner
 from scratchnet.nn import torch_network as pytorch_model
 from scratchnet.harness.ratios import RATIO_COLUMNS, ratio_with_interval
@@ -167,7 +168,7 @@ def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
     def recording(framework, job):
         row, proba = real(framework, job)
         calls.append(framework)
-        timings.setdefault(framework, []).extend(row["_runs"]["train_time_per_epoch_s"])
+        timings.setdefault(framework, []).extend(row.runs["train_time_per_epoch_s"])
         return row, proba
 
     monkeypatch.setattr(runner, "run_isolated", recording)
@@ -176,7 +177,7 @@ def test_rounds_alternate_the_workers_and_pool_their_runs(monkeypatch):
     assert calls == ["scratch_numpy", "pytorch"] * 2
     for row in rows:
         runs = timings[row["framework"]]
-        assert len(runs) == 6 and "_runs" not in row and row["rounds"] == 2
+        assert len(runs) == 6 and row["rounds"] == 2
         assert row["train_time_per_epoch_s"] == pytest.approx(float(np.median(runs)), rel=1e-12)
         assert (row["train_time_per_epoch_s_min"], row["train_time_per_epoch_s_max"]) == (min(runs), max(runs))
         assert "2 rounds pooled" in row["notes"]
@@ -306,9 +307,9 @@ class FakeWorkers:
         window = {"window_s": 1.0, "cpus": 2, "contention": 0.02 if len(self.calls) != 4 else 0.5,
                   "others_cpu": 0.02, "steal": 0.0, "runqueue_wait": 0.0,
                   "own_cpu_per_thread": 1.0, "load_average_before": 0.1, "load_average_after": 0.1}
-        row = {"status": "ok", "notes": "", "_runs": runs, "_contention": window,
-               **{column: float(np.median(values)) for column, values in runs.items()}}
-        return row, np.zeros((job.data[2].shape[0], 10))
+        columns = {"status": "ok", "notes": "",
+                   **{column: float(np.median(values)) for column, values in runs.items()}}
+        return Measured(columns, runs, window), np.zeros((job.data[2].shape[0], 10))
 
 
 def fake_run(monkeypatch, workers, **arguments):
@@ -327,8 +328,8 @@ def test_ratios_come_from_the_paired_rounds(monkeypatch):
     for _ in range(3):
         for framework in measured:
             measured[framework].append(workers_again(framework, SimpleNamespace(repeats=7, data=[0, 0, np.zeros((24, 64))]))[0])
-    expected = ratio_with_interval([r["_runs"]["train_time_per_epoch_s"] for r in measured["scratch_numpy"]],
-                                   [r["_runs"]["train_time_per_epoch_s"] for r in measured["pytorch"]])
+    expected = ratio_with_interval([r.runs["train_time_per_epoch_s"] for r in measured["scratch_numpy"]],
+                                   [r.runs["train_time_per_epoch_s"] for r in measured["pytorch"]])
     torch_row = rows[1]
     assert (torch_row["train_time_ratio"], torch_row["train_time_ratio_ci_low"],
             torch_row["train_time_ratio_ci_high"]) == pytest.approx((expected.value, expected.low, expected.high))
@@ -372,7 +373,7 @@ def test_target_ci_stops_on_a_failed_round(monkeypatch):
     def failing(framework, job):
         row, proba = real(framework, job)
         if len(workers.calls) == 8:
-            return {"status": "error", "notes": "worker process failed (exit status 9): boom"}, None
+            return Measured.error("worker process failed (exit status 9): boom"), None
         return row, proba
 
     workers_call = failing

@@ -53,3 +53,16 @@ def test_a_job_is_frozen_and_its_settings_are_a_configs():
     config_fields = {field.name for field in dataclasses.fields(Config)}
     assert config_fields <= set(job().settings())
     assert set(job().settings()) - config_fields == {"models", "python_path"}
+
+
+def test_a_measurement_crosses_back_as_json_and_nothing_else_is_taken():
+    """The worker's answer is typed: columns, every timed run, the contention window."""
+    from scratchnet.harness.result import Measured
+    sent = Measured({"status": "ok", "notes": "", "train_time_per_epoch_s": 0.5},
+                    {"train_time_per_epoch_s": [0.4, 0.5, 0.6]}, {"contention": 0.01})
+    back = Measured.from_json(sent.to_json())
+    assert back == sent and back.ok and not Measured.error("boom").ok
+    for text in ('{"status": "ok"}', '[1, 2]',
+                 '{"columns": {}, "runs": {}, "contention": null}'):
+        with pytest.raises(ValueError, match="not a worker's measurement"):
+            Measured.from_json(text)
