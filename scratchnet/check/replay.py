@@ -18,6 +18,7 @@ import numpy as np
 
 from ..nn.activations import get_activation
 from ..nn.losses import LossConvention, one_hot
+from ..nn.step import forward  # the forward pass as it is taught; the variants are in the backward
 
 #: The batch orders a variant may take, and what each is in words.
 ORDERS = {
@@ -84,16 +85,6 @@ def epoch_orders(order, seed, n_samples, epochs):
     raise ValueError(f"order must be one of {list(ORDERS)}, got {order!r}")
 
 
-def _forward(weights, X, activations):
-    """(zs, acts): every layer's pre-activation z and activation a, acts[0] = X."""
-    zs, acts = [], [X]
-    for (W, b), name in zip(weights, activations):
-        z = acts[-1] @ W + b  # (B, out)
-        zs.append(z)
-        acts.append(get_activation(name).forward(z))
-    return zs, acts
-
-
 #: The activations whose derivative is written from their output a, where a student may
 #: write it from z by mistake.
 FROM_A = ("sigmoid", "tanh")
@@ -118,7 +109,7 @@ def _output_delta(zs, acts, labels, convention, activations, from_z):
 
 def loss_value(weights, X, labels, convention, activations):
     """The convention's loss of the batch."""
-    _, acts = _forward(weights, X, activations)
+    _, acts = forward(weights, activations, X)
     a, rows, outputs = acts[-1], X.shape[0], acts[-1].shape[1]
     if convention.loss == "cross_entropy":
         base = -np.mean(np.log(a[np.arange(rows), labels]))
@@ -138,7 +129,7 @@ def _step(weights, X, labels, convention, activations, variant, alpha, velocity=
     """One batch: the gradients, and with ``alpha`` the weights after the SGD step."""
     convention = variant.loss or convention
     from_z = variant.derivative_from_z
-    zs, acts = _forward(weights, X, activations)
+    zs, acts = forward(weights, activations, X)
     delta = _output_delta(zs, acts, labels, convention, activations, from_z)  # (B, K)
     new = [(W.copy(), b.copy()) for W, b in weights]
     grads = [None] * len(weights)

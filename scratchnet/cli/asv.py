@@ -30,7 +30,6 @@ def add_parsers(commands):
                         help="folder for the reports (default: benchmarks/comparison)")
     export.set_defaults(run=run_export)
 
-
     site = commands.add_parser(
         "site", help="make asv publish's history site work offline (asv-tachyon's UI; needs "
                      "asv-tachyon)",

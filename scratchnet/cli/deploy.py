@@ -26,7 +26,6 @@ def add_parsers(commands):
                                                           "(default: model.npz)")
     train.set_defaults(run=run_train)
 
-
     predict = commands.add_parser(
         "predict", help="predict with a checkpoint for every sample in a .npy or .csv file",
         description="Load a checkpoint saved by either framework and write one prediction per "
@@ -43,7 +42,6 @@ def add_parsers(commands):
     predict.add_argument("--framework", choices=TRAIN_FRAMEWORKS, default=SCRATCH,
                          help="which engine runs the checkpoint (default: scratch_numpy)")
     predict.set_defaults(run=run_predict)
-
 
     export_onnx = commands.add_parser(
         "export-onnx", help="write a checkpoint as an ONNX graph (needs onnx and onnxruntime)",
