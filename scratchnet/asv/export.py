@@ -21,7 +21,7 @@ from .. import report
 from ..data import held_out_size
 from ..harness.frameworks import REGISTRY, SCRATCH, TWIN
 from ..harness.ratios import RATIO_COLUMNS, ratio_with_interval
-from ..harness.result import COLUMNS, add_roofline
+from ..harness.result import COLUMNS, add_roofline, format_architecture
 from ..harness.timing import Timing
 from ..metrics import QUICK_NOTE
 from .history import history_figure
@@ -49,7 +49,7 @@ def derive(by_key, machine_figures):
         train = measured.get("train_time_per_epoch_s")
         if sgemm is not None and sgemm.value and train is not None and train.value:
             row = {"train_time_per_epoch_s": train.value, "sgemm_gflops_per_s": sgemm.value,
-                   "layer_sizes": "x".join(map(str, PRESETS[preset]["layer_sizes"])),
+                   "layer_sizes": format_architecture(PRESETS[preset]["layer_sizes"], [])[0],
                    "n_samples": PRESETS[preset]["n_samples"]}
             add_roofline([row])
             runs = _fewest(train.runs, sgemm.runs)
@@ -99,8 +99,8 @@ def report_rows(result, machine_info, benchmarks, machine):
             settings = PRESETS[preset]
             row.update(
                 framework=framework, preset=preset,
-                layer_sizes="x".join(map(str, settings["layer_sizes"])),
-                activations=",".join(settings["activations"]),
+                **dict(zip(("layer_sizes", "activations"),
+                           format_architecture(settings["layer_sizes"], settings["activations"]))),
                 loss=settings.get("loss", "mse"), dataset="digits",
                 target_accuracy=settings.get("target_accuracy"),
                 max_epochs=settings.get("max_epochs"),

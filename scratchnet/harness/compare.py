@@ -28,7 +28,7 @@ from ..data import held_out_size, load_config_data
 from ..nn.losses import LossConvention
 from .config import Config
 from .job import Job
-from .result import COLUMNS, add_roofline
+from .result import COLUMNS, add_roofline, format_architecture
 
 FRAMEWORKS = registry.names()
 #: Seconds ``target_ci`` may keep adding rounds for, per configuration.
@@ -237,8 +237,9 @@ def check_target(target_ci, max_time):
 def _complete_row(row, framework, job, n_test, started):
     """The measured row with the run's settings and versions, in the report's key order."""
     full = dict.fromkeys(COLUMNS)
-    full.update(job.columns(), framework=framework.name, layer_sizes="x".join(map(str, job.layer_sizes)),
-                activations=",".join(job.activations), n_test=n_test, started_utc=started,
+    layer_sizes, activations = format_architecture(job.layer_sizes, job.activations)
+    full.update(job.columns(), framework=framework.name, layer_sizes=layer_sizes,
+                activations=activations, n_test=n_test, started_utc=started,
                 source="scratchnet compare", machine=platform.node(),
                 **benchmark.environment())
     full.update(row)

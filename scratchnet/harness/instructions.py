@@ -47,6 +47,7 @@ import time
 import numpy as np
 
 from .frameworks import REGISTRY
+from .result import architecture_of
 
 INSTALL_HINT = ("valgrind is not installed: apt-get install valgrind on Debian/Ubuntu, "
                 "dnf install valgrind on Fedora")
@@ -101,8 +102,8 @@ def make_config(layer_sizes, activations, n_samples, batch_size, alpha, seed, lo
 
 def config_from_row(row):
     """The count's settings for a report row of ``scratchnet compare``."""
-    return make_config([int(n) for n in row["layer_sizes"].split("x")], row["activations"].split(","),
-                       row["n_samples"], row["batch_size"], row["alpha"], row["seed"],
+    sizes, activations = architecture_of(row)
+    return make_config(sizes, activations, row["n_samples"], row["batch_size"], row["alpha"], row["seed"],
                        loss=row["loss"], precision=row["precision"], dataset=row["dataset"])
 
 

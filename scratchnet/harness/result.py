@@ -59,6 +59,19 @@ def training_flops_per_epoch(layer_sizes, n_samples):
     return 6 * sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])) * n_samples
 
 
+def format_architecture(layer_sizes, activations):
+    """A row's ``layer_sizes`` and ``activations`` columns, as the spec's reports show them
+    ("784x64x10", "relu,softmax"): the one place a row's architecture becomes text."""
+    return "x".join(map(str, layer_sizes)), ",".join(activations)
+
+
+def architecture_of(row):
+    """(layer_sizes as ints, activations) of a report row: the one place that text is read
+    back (a row of ``benchmark_scratch_vs_torch``'s, or one read from its JSON or CSV)."""
+    return ([int(n) for n in str(row["layer_sizes"]).split("x")],
+            str(row.get("activations") or "").split(","))
+
+
 def add_roofline(rows, sgemm=None):
     """Achieved training GFLOP/s per row and its fraction of ``sgemm`` (GFLOP/s), or without
     ``sgemm`` of the rate each row's own worker measured (``sgemm_gflops_per_s``)."""
@@ -67,7 +80,7 @@ def add_roofline(rows, sgemm=None):
             row["sgemm_gflops_per_s"] = float(sgemm)
         if row.get("train_time_per_epoch_s") and row.get("sgemm_gflops_per_s"):
             sgemm_rate = row["sgemm_gflops_per_s"]
-            sizes = [int(n) for n in row["layer_sizes"].split("x")]
+            sizes, _ = architecture_of(row)
             rate = training_flops_per_epoch(sizes, row["n_samples"]) / row["train_time_per_epoch_s"] / 1e9
             row["train_gflops_per_s"] = rate
             row["fraction_of_sgemm"] = rate / sgemm_rate

@@ -4,6 +4,7 @@ report shares."""
 from __future__ import annotations
 
 from ..harness.frameworks import REGISTRY, SCRATCH, TWIN
+from ..harness.result import architecture_of
 
 # The metric columns of the console and Markdown tables (names carry their units).
 TABLE = ["train_time_per_epoch_s", "inference_latency_per_sample_s", "single_sample_latency_s",
@@ -124,7 +125,7 @@ def breakdown_tables(rows):
         if not parts:
             continue
         first = next(row for row in by_framework.values() if row.get("breakdown"))
-        sizes = [int(n) for n in first["layer_sizes"].split("x")]
+        sizes, _ = architecture_of(first)
         for section, what in SECTIONS.items():
             measured = next(iter(parts.values()))[section]
             runs = measured["runs"]
