@@ -76,3 +76,62 @@ except ImportError as exc:
                           capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stderr
     assert "pytorch: skipped, torch not installed" in demo.stdout
+
+
+def _package_imports():
+    """{module: the package's modules it imports}, read from the code, imports inside
+    functions included (a lazy import is still a dependency)."""
+    import ast
+    package = ROOT / "scratchnet"
+    names = {}
+    for path in package.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        names[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    graph = {}
+    for name, (path, is_package) in names.items():
+        base = name.split(".") if is_package else name.split(".")[:-1]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:
+                    module = ".".join(base[:len(base) - node.level + 1] + ([module] if module else []))
+                # the names imported from a package are its modules where they are modules
+                targets = [f"{module}.{alias.name}" for alias in node.names
+                           if f"{module}.{alias.name}" in names] or [module]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in names:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    found.add(target)
+        graph[name] = found
+    return graph
+
+
+def test_the_package_has_no_import_loop():
+    """No module imports one that imports it back, however indirectly: each part of the
+    package stands on the parts below it."""
+    graph = _package_imports()
+    state, loops = {}, []
+
+    def visit(module, trail):
+        state[module] = "open"
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                loops.append(trail[trail.index(imported):] + [imported])
+            elif imported not in state:
+                visit(imported, trail + [imported])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    # the old import paths are the moved modules themselves: importing them is their job
+    shims = {"scratchnet.benchmark", "scratchnet.compare", "scratchnet.frameworks",
+             "scratchnet.instructions", "scratchnet.onnx_export", "scratchnet.pytorch_model"}
+    assert not [loop for loop in loops if not shims & set(loop)], loops

@@ -35,7 +35,8 @@ def add_parser(commands):
         "compare", help="benchmark both models side by side and write the reports",
         description="Train and time the NumPy network and its PyTorch twin with identical "
                     "settings, each in a fresh process with the same thread count, and write "
-                    "comparison_metrics.json/.csv/.md and comparison_summary.png. Without flags "
+                    "comparison_metrics.json/.csv/.md, comparison_summary.png and "
+                    "comparison_report.html (one page with everything). Without flags "
                     "it runs the spec's default: 784x64x10 relu/softmax, 512 samples, 3 epochs, "
                     "batch 32, alpha 0.1, seed 42. Flags override the preset's values.")
     _add_what_to_measure(compare)
