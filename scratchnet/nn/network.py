@@ -31,15 +31,8 @@ from .validation import check_features, check_labels
 
 #: fit's BLAS thread rule: one thread for batches of fewer than SINGLE_BLAS_THREAD_ROWS
 #: rows, or whose largest product has fewer than SINGLE_BLAS_THREAD_BELOW multiply-adds;
-#: the threads in force otherwise. Measured on this project's 2-core machine, whole fits
-#: on two threads over fits on one, alternating in one process (each pair's ratio, median):
-#: batches of 8 to 48 rows 1.05-1.51 (784x64 at 8: 1.05; at 32: 1.29; at 48: 1.16;
-#: 784x256 at 32: 1.34; 784x512 at 32: 1.51; 784x1024 at 32, 25.7 M multiply-adds: 1.30);
-#: batches of 64 rows or more 0.73-0.92 (784x64 at 64, 3.2 M: 0.89; at 128: 0.92;
-#: 784x128 at 64: 0.83, a first run 1.11; 784x256 at 64 and 128: 0.92, 0.88; deep, 64
-#: rows: 0.79; large: 0.73). Small products pay a second thread's wake-up and join on
-#: every call, and with few rows each thread's share of a product stays short. Inference
-#: has no rule: every held-out forward measured ran faster on two threads (0.57-0.94).
+#: the threads in force otherwise. Small products pay a second thread's wake-up and join
+#: on every call; the measurements behind the numbers are in docs/performance.md.
 SINGLE_BLAS_THREAD_ROWS = 64
 SINGLE_BLAS_THREAD_BELOW = 2_000_000
 #: The softmax of the training step and of the forward pass (float32 and float64) skips the
@@ -139,9 +132,9 @@ class NeuralNetwork(BaseNetwork):
         # Overflow to inf/NaN is caught by the loss check; one errstate per fit, not per batch.
         with np.errstate(over="ignore", invalid="ignore"), self._blas_threads_for(batch_size):
             # The update is fused into its gradient's product (SciPy's BLAS) only on one BLAS
-            # thread. NumPy and SciPy each bring their own OpenBLAS, whose threads keep
-            # spinning after a call: alternating the two in every step, on two threads, made
-            # an epoch 7.9x slower on deep, 3.8x on wide and 2.7x on large here.
+            # thread: NumPy and SciPy each bring their own OpenBLAS, whose threads keep
+            # spinning after a call, so alternating the two on several threads is slow
+            # (docs/performance.md).
             self._fused_update = all(lib.num_threads == 1 for lib in _blas().lib_controllers)
             try:
                 yield
