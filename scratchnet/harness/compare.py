@@ -59,7 +59,7 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
     ``n_samples`` training samples and ``held_out_size(n_samples)`` held-out
     ones are drawn from ``dataset`` (default: digits where the width allows,
     else synthetic). ``precision`` is the dtype models train and infer in;
-    ``threads`` (default ``DEFAULT_THREADS``; at most the cores this process may
+    ``threads`` (default ``config.DEFAULT_THREADS``; at most the cores this process may
     use) applies to NumPy's BLAS and to torch alike;
     ``frameworks`` picks rows from ``FRAMEWORKS`` (default: scratch_numpy,
     pytorch, and pytorch_cuda where CUDA is available; onnxruntime only when
