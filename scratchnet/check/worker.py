@@ -25,7 +25,7 @@ import socket
 import sys
 import traceback
 
-from ..harness.timing import die_with_parent
+from ..lifetime import die_with_parent
 from . import loader, protocol
 
 #: The methods the checks may call, and report as present or not.

@@ -1,6 +1,6 @@
 """The worker side of ``benchmark_scratch_vs_torch``: ``python -m scratchnet.harness.worker
 FRAMEWORK FOLDER [PARENT_PID]`` measures one framework in a fresh process, and
-ends when the process PARENT_PID does (see ``benchmark.die_with_parent``).
+ends when the process PARENT_PID does (``scratchnet.lifetime``).
 
 What crosses the process boundary, both ways through FOLDER (nothing pickled):
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from . import timing as benchmark, contention
 from ..nn.base import BaseNetwork
+from ..lifetime import die_with_parent
 from .job import Job
 from .result import Measured
 
@@ -256,7 +257,7 @@ def _measure_onnxruntime(job, X_train, y_train, X_test, y_test):
 
 def main(framework, folder, parent_pid=None):
     if parent_pid is not None:
-        benchmark.die_with_parent(int(parent_pid))
+        die_with_parent(int(parent_pid))
     job = Job.load(folder)
     sys.path[:0] = [entry for entry in job.python_path if entry not in sys.path]
     measured, probabilities = run_framework(framework, job)
