@@ -103,7 +103,11 @@ def benchmark_scratch_vs_torch(layer_sizes, activations, n_samples=512, epochs=3
                        epochs=epochs, batch_size=batch_size, alpha=alpha, seed=seed, **settings)
     prepared = prepare(config, frameworks=frameworks, target_ci=target_ci, max_time=max_time,
                        models=models, layout=layout)
-    return run_comparison(prepared, instructions=instructions, progress=progress, clock=clock)
+    rows = run_comparison(prepared, progress=progress, clock=clock)
+    if instructions:  # the one route to the counts, as the command takes it after its presets
+        from .instructions import add_instruction_counts
+        add_instruction_counts(rows, progress=progress)
+    return rows
 
 
 def prepare_comparison(layer_sizes, activations, n_samples=512, epochs=3, batch_size=32,
@@ -186,7 +190,7 @@ def _user_frameworks(models, layout):
     return entries
 
 
-def run_comparison(prepared, instructions=False, progress=None, clock=time.monotonic):
+def run_comparison(prepared, progress=None, clock=time.monotonic):
     """The rows of a configuration checked by ``prepare`` (see
     ``benchmark_scratch_vs_torch``)."""
     job, frameworks, target_ci, max_time, n_test = prepared
@@ -214,9 +218,6 @@ def run_comparison(prepared, instructions=False, progress=None, clock=time.monot
             diagnose_user_row(row, job)
     if job.roofline:
         add_roofline(rows)
-    if instructions:
-        from .instructions import add_instruction_counts
-        add_instruction_counts(rows, progress=progress)
     return rows
 
 
