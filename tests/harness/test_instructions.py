@@ -170,10 +170,14 @@ def test_every_module_has_its_bytecode_before_a_worker_starts():
 
     import scratchnet
     folder = os.path.dirname(scratchnet.__file__)
-    worker_pyc = importlib.util.cache_from_source(os.path.join(folder, "_instruction_worker.py"))
+    worker_pyc = importlib.util.cache_from_source(os.path.join(folder, "harness",
+                                                           "instruction_worker.py"))
     if os.path.exists(worker_pyc):
         os.unlink(worker_pyc)
     instructions.compile_package()
-    missing = [name for name in sorted(os.listdir(folder)) if name.endswith(".py")
-               and not os.path.exists(importlib.util.cache_from_source(os.path.join(folder, name)))]
+    modules = [os.path.join(root, name) for root, _, names in os.walk(folder)
+               for name in names if name.endswith(".py")]
+    assert worker_pyc in {importlib.util.cache_from_source(path) for path in modules}
+    missing = [path for path in sorted(modules)
+               if not os.path.exists(importlib.util.cache_from_source(path))]
     assert not missing, missing
