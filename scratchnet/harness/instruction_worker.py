@@ -1,12 +1,10 @@
 """The worker side of ``scratchnet.harness.instructions``: ``valgrind --tool=callgrind ... python -m
 scratchnet.harness.instruction_worker FRAMEWORK JOB_FOLDER OUT_FOLDER [wait]``.
 
-Reads JOB_FOLDER/job.json: ``{"configs": [config, ...]}``, each config the
-settings of one comparison (``layer_sizes``, ``activations``, ``loss``,
-``precision``, ``dataset``, ``n_samples``, ``batch_size``, ``alpha``, ``seed``)
-plus ``train_steps`` (S) and ``inference_runs`` (K), and its arrays from
-JOB_FOLDER/data_<index>.npz. Writes OUT_FOLDER/marks.json: the label of every
-region, in order.
+Reads one ``Job`` per configuration from JOB_FOLDER/jobs/<index> (``Job.load``, as the
+timing worker reads its own): the settings of a comparison, its arrays, and its
+``regions``, ``train_steps`` (S) and ``inference_runs`` (K). Writes
+OUT_FOLDER/marks.json: the label of every region, in order.
 
 First, with callgrind's instrumentation still off (``--instr-atstart=no``),
 it imports the framework, and per config builds a model, trains it on two
@@ -42,6 +40,7 @@ import numpy as np
 
 from . import timing as benchmark
 from .compare import INFERENCE_ONLY
+from .job import Job
 
 _marks = []
 
@@ -57,18 +56,18 @@ def _model_for(framework, config):
     it exports."""
     from .frameworks import REGISTRY, SCRATCH
     from ..nn.precision import PrecisionConfig
-    precision = PrecisionConfig(train_dtype=config["precision"], infer_precision=config["precision"])
+    precision = PrecisionConfig(train_dtype=config.precision, infer_precision=config.precision)
     entry = REGISTRY[framework] if REGISTRY[framework].trains else REGISTRY[SCRATCH]
     model_class = entry.model_class()
-    return model_class(config["layer_sizes"], config["activations"], precision_config=precision,
-                       seed=config["seed"], loss=config["loss"])
+    return model_class(config.layer_sizes, config.activations, precision_config=precision,
+                       seed=config.seed, loss=config.loss)
 
 
 def region_data(config, data):
     """(X (2S x batch, D), labels) for the training regions: the training rows, repeated
     from the start where there are fewer."""
     X_train, y_train, _ = data
-    rows = np.arange(2 * config["train_steps"] * config["batch_size"]) % len(X_train)
+    rows = np.arange(2 * config.regions["train_steps"] * config.batch_size) % len(X_train)
     return X_train[rows], y_train[rows]
 
 
@@ -76,13 +75,13 @@ def prepare(framework, config, data):
     """Everything before the regions, for one config: a model trained on two batches and run
     once (for onnxruntime: exported and run by ONNX Runtime), and a fresh model A."""
     X, labels = region_data(config, data)
-    batch = config["batch_size"]
+    batch = config.batch_size
     trained = _model_for(framework, config)
-    trained.fit(X[:2 * batch], labels[:2 * batch], epochs=1, alpha=config["alpha"],
-                batch_size=batch, seed=config["seed"])
-    model = (_onnxruntime_model(trained, config["precision"]) if framework in INFERENCE_ONLY
+    trained.fit(X[:2 * batch], labels[:2 * batch], epochs=1, alpha=config.alpha,
+                batch_size=batch, seed=config.seed)
+    model = (_onnxruntime_model(trained, config.precision) if framework in INFERENCE_ONLY
              else trained)
-    model.forward(data[2], training=False, precision=config["precision"])
+    model.forward(data[2], training=False, precision=config.precision)
     return model, _model_for(framework, config)
 
 
@@ -91,10 +90,10 @@ def run_config(framework, config, index, data, model, first):
     ``"<index>/<region>"``; ``data`` = (X_train, y_train, X_test)."""
     X, labels = region_data(config, data)
     X_test = data[2]
-    fit_args = dict(epochs=1, alpha=config["alpha"], batch_size=config["batch_size"],
-                    seed=config["seed"])
-    one = config["train_steps"] * config["batch_size"]
-    runs, precision = config["inference_runs"], config["precision"]
+    fit_args = dict(epochs=1, alpha=config.alpha, batch_size=config.batch_size,
+                    seed=config.seed)
+    one = config.regions["train_steps"] * config.batch_size
+    runs, precision = config.regions["inference_runs"], config.precision
     mark(f"{index}/start")
     if framework not in INFERENCE_ONLY:
         first.fit(X[:one], labels[:one], **fit_args)
@@ -127,12 +126,10 @@ def wait_for(path):
 
 
 def main(framework, job_folder, out_folder, wait=None):
-    with open(os.path.join(job_folder, "job.json")) as handle:
-        configs = json.load(handle)["configs"]
-    data = []
-    for index in range(len(configs)):
-        with np.load(os.path.join(job_folder, f"data_{index}.npz"), allow_pickle=False) as arrays:
-            data.append((arrays["X_train"], arrays["y_train"], arrays["X_test"]))
+    folder = os.path.join(job_folder, "jobs")
+    configs = [Job.load(os.path.join(folder, name))
+               for name in sorted(os.listdir(folder), key=int)]
+    data = [config.data[:3] for config in configs]  # (X_train, y_train, X_test)
     with benchmark.limit_threads(1):
         models = [prepare(framework, config, arrays) for config, arrays in zip(configs, data)]
         if wait == "wait":

@@ -44,7 +44,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 from .frameworks import REGISTRY
 from .result import architecture_of
@@ -146,16 +145,19 @@ def _without_aslr():
 
 
 def write_job(configs, folder):
-    """job.json and, per config, data_<index>.npz (its arrays, loaded here rather than
-    in the worker, where importing the data sets' libraries would cost billions of
-    instructions of valgrind's time)."""
+    """One ``Job`` per config, in ``folder``/jobs/<index> (``Job.save``: its settings and its
+    arrays, loaded here rather than in the worker, where importing the data sets' libraries
+    would cost billions of instructions of valgrind's time), the regions' sizes with it."""
     from ..data import load_config_data
+    from .job import Job
     for index, config in enumerate(configs):
-        X_train, y_train, X_test, y_test = load_config_data(config)
-        np.savez(os.path.join(folder, f"data_{index}.npz"), X_train=X_train, y_train=y_train,
-                 X_test=X_test, y_test=y_test)
-    with open(os.path.join(folder, "job.json"), "w") as handle:
-        json.dump({"configs": configs}, handle)
+        settings = {key: value for key, value in config.items()
+                    if key not in ("train_steps", "inference_runs")}
+        settings.update(layer_sizes=tuple(config["layer_sizes"]),
+                        activations=tuple(config["activations"]))
+        Job(**settings, regions={"train_steps": config["train_steps"],
+                                 "inference_runs": config["inference_runs"]},
+            data=load_config_data(config)).save(os.path.join(folder, "jobs", str(index)))
 
 
 def worker_environment():

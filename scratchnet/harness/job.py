@@ -1,6 +1,8 @@
-"""What a comparison worker is asked to measure: ``Job``, the one thing that crosses the
-process boundary between ``scratchnet.harness.compare`` (which checks and writes it) and
-``scratchnet.harness.worker`` (which reads it and measures one framework).
+"""What a worker is asked to measure: ``Job``, the one thing that crosses the process
+boundary from the parent to every worker of the harness: ``scratchnet.harness.worker``
+(times one framework; written by ``runner``) and ``scratchnet.harness.instruction_worker``
+(counts instructions under valgrind; one job per configuration, written by
+``instructions``).
 
 It crosses as two files in the worker's folder, nothing pickled: ``job.json`` (every
 field but ``data``) and ``data.npz`` (``X_train``, ``y_train``, ``X_test``, ``y_test``).
@@ -28,6 +30,9 @@ class Job(Config):
     models: dict = dataclasses.field(default_factory=dict)
     #: the parent's sys.path, so a worker imports a user's module from where the parent did
     python_path: list = dataclasses.field(default_factory=list)
+    #: an instruction count's regions (``harness.instructions``): {"train_steps": S,
+    #: "inference_runs": K}; None for a timing worker's job
+    regions: dict | None = None
     #: (X_train (N, D), y_train (N,), X_test (M, D), y_test (M,)); not in job.json
     data: tuple | None = None
 
@@ -38,7 +43,8 @@ class Job(Config):
                 for value in [getattr(self, field.name)]}
 
     def save(self, folder):
-        """Write ``job.json`` and ``data.npz`` into ``folder``."""
+        """Write ``job.json`` and ``data.npz`` into ``folder`` (made if missing)."""
+        os.makedirs(folder, exist_ok=True)
         np.savez(os.path.join(folder, "data.npz"), **dict(zip(_ARRAYS, self.data)))
         with open(os.path.join(folder, "job.json"), "w") as handle:
             json.dump(self.settings(), handle)

@@ -52,7 +52,7 @@ def test_a_job_is_frozen_and_its_settings_are_a_configs():
         job().epochs = 5
     config_fields = {field.name for field in dataclasses.fields(Config)}
     assert config_fields <= set(job().settings())
-    assert set(job().settings()) - config_fields == {"models", "python_path"}
+    assert set(job().settings()) - config_fields == {"models", "python_path", "regions"}
 
 
 def test_a_measurement_crosses_back_as_json_and_nothing_else_is_taken():
