@@ -113,7 +113,7 @@ def _compiled_with_laps(function, source):
     return namespace[function.__name__]
 
 
-def _lapped(model, laps, fn):
+def run_lapped(model, laps, fn):
     """fn() with ``model`` lapping into ``laps``; the parts of that one call."""
     methods = lapped_methods(type(model))
     for name, function in methods.items():
@@ -184,7 +184,7 @@ def measure_training(model, X, labels, batch_size, alpha, steps=100, warmup=10, 
             model._train_step(epoch_data, start, stop, alpha)
             took = clock() - began
             epoch_data, start, stop = next(batches)
-            parts = _lapped(model, laps, lambda: model._train_step(epoch_data, start, stop, alpha))
+            parts = run_lapped(model, laps, lambda: model._train_step(epoch_data, start, stop, alpha))
             if i >= warmup:
                 plain.append(took)
                 lapped.append(parts)
@@ -205,7 +205,7 @@ def measure_inference(model, X, precision, runs=30, warmup=3, clock=None):
         began = clock()
         model.forward(X, precision=precision)
         took = clock() - began
-        parts = _lapped(model, laps, lambda: model.forward(X, precision=precision))
+        parts = run_lapped(model, laps, lambda: model.forward(X, precision=precision))
         if i >= warmup:
             plain.append(took)
             lapped.append(parts)

@@ -141,6 +141,13 @@ class NeuralNetwork(BaseNetwork):
             finally:
                 self._fused_update = False
 
+    def fuses_updates(self, batch_size):
+        """Whether ``fit`` with batches of ``batch_size`` rows, under the BLAS threads in force
+        now, subtracts each gradient in the BLAS call that computes it (one BLAS thread)
+        rather than in a pass of its own: the two arithmetic paths of the engine."""
+        with self._training_context(batch_size):
+            return self._fused_update
+
     def _blas_threads_for(self, batch_size):
         """One BLAS thread while training small batches or small products (the rule and its
         measurements: SINGLE_BLAS_THREAD_ROWS above). Never more threads than in force."""

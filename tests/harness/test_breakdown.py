@@ -41,10 +41,9 @@ def lapped_parts(model, threads=1):
     from threadpoolctl import threadpool_limits
     X, y = data()
     laps = breakdown.Laps(TickingClock())
-    prepared = model._prepare_training_data(X, y)
-    epoch = model._epoch_data(prepared, np.arange(len(X)))
-    with threadpool_limits(threads), model._training_context(32):
-        return breakdown._lapped(model, laps, lambda: model._train_step(epoch, 0, 32, 0.1))
+    with threadpool_limits(threads):  # one batch of 32: fit makes one step
+        return breakdown.run_lapped(model, laps, lambda: model.fit(
+            X[:32], y[:32], epochs=1, alpha=0.1, batch_size=32, shuffle=False))
 
 
 def test_the_numpy_step_laps_every_operation_of_every_layer():
@@ -73,10 +72,10 @@ def test_on_more_than_one_blas_thread_the_update_is_its_own_part():
     model = NeuralNetwork([256, 256, 10], ["relu", "softmax"], seed=1)
     X, y = np.random.default_rng(0).random((64, 256), dtype=np.float32), np.arange(64) % 10
     laps = breakdown.Laps(TickingClock())
-    epoch = model._epoch_data(model._prepare_training_data(X, y), np.arange(64))
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(2), model._training_context(64):
-        parts = breakdown._lapped(model, laps, lambda: model._train_step(epoch, 0, 64, 0.1))
+    with threadpool_limits(2):
+        parts = breakdown.run_lapped(model, laps, lambda: model.fit(
+            X, y, epochs=1, alpha=0.1, batch_size=64, shuffle=False))
     assert parts[(None, "update")] == 2  # lapped once per layer
     assert (1, "backward: weight gradient") in parts and (2, "backward: bias gradient") in parts
     assert not any(phase.endswith("and update") for _, phase in parts)
@@ -99,19 +98,16 @@ def test_laps_change_no_result(model_class):
     X, y = data()
     plain, lapped = (model_class(SIZES, ACTIVATIONS, seed=3) for _ in range(2))
     laps = breakdown.Laps()
-    for model in (plain, lapped):
-        prepared = model._prepare_training_data(X, y)
-        epoch = model._epoch_data(prepared, np.arange(len(X)))
-        for start in (0, 32, 64):
-            def step(model=model, epoch=epoch, start=start):
-                return model._train_step(epoch, start, start + 32, 0.1)
-            parts = breakdown._lapped(model, laps, step) if model is lapped else step()
-        assert model is plain or parts  # the lapped steps were lapped
+    def train(model):
+        return model.fit(X, y, epochs=1, alpha=0.1, batch_size=32, shuffle=False)  # 3 steps
+
+    train(plain)
+    assert breakdown.run_lapped(lapped, laps, lambda: train(lapped))  # the steps were lapped
     for (W1, b1), (W2, b2) in zip(plain.get_weights(), lapped.get_weights()):
         assert_close(W2, W1, 0.0, "weights after lapped steps")
         assert_close(b2, b1, 0.0, "biases after lapped steps")
     outputs = []
-    parts = breakdown._lapped(lapped, laps, lambda: outputs.append(lapped.forward(X)))
+    parts = breakdown.run_lapped(lapped, laps, lambda: outputs.append(lapped.forward(X)))
     assert parts  # the forward pass was lapped
     assert_close(outputs[0], plain.forward(X), 0.0, "lapped forward")
 
@@ -211,7 +207,7 @@ def test_rows_without_a_breakdown_are_named_with_the_reason(rows):
 def test_the_plain_step_has_no_laps_and_the_lapped_one_is_its_own_code():
     """fit runs the engine as written; the breakdown compiles the same methods with each
     `# lap:` mark turned into a clock read, and a lapped step computes the same weights."""
-    from scratchnet.harness.breakdown import Laps, _lapped, lapped_methods
+    from scratchnet.harness.breakdown import Laps, lapped_methods, run_lapped
     from scratchnet.nn.network import NeuralNetwork as Engine
     assert set(lapped_methods(Engine)) == {"_forward_backward", "_output_loss",
                                            "_logits_and_outputs"}
@@ -220,12 +216,9 @@ def test_the_plain_step_has_no_laps_and_the_lapped_one_is_its_own_code():
     rng = np.random.default_rng(0)
     X, labels = rng.random((32, 20)).astype(np.float32), rng.integers(0, 10, 32)
     plain, lapped = (NeuralNetwork([20, 16, 10], ["relu", "softmax"], seed=1) for _ in range(2))
-    data = plain._prepare_training_data(X, labels)
-    with plain._training_context(32):
-        plain._forward_backward(data["X"], labels, data["targets"], 0.1)
-    with lapped._training_context(32):
-        parts = _lapped(lapped, Laps(), lambda: lapped._forward_backward(
-            data["X"], labels, data["targets"], 0.1))
+    plain.fit(X, labels, epochs=1, alpha=0.1, batch_size=32, seed=0)
+    parts = run_lapped(lapped, Laps(), lambda: lapped.fit(X, labels, epochs=1, alpha=0.1,
+                                                          batch_size=32, seed=0))
     assert not any(name in vars(lapped) for name in lapped_methods(Engine))  # removed after
     for (W, b), (W_lapped, b_lapped) in zip(plain.get_weights(), lapped.get_weights()):
         assert np.array_equal(W, W_lapped) and np.array_equal(b, b_lapped)

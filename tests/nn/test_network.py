@@ -355,8 +355,8 @@ def test_a_training_step_subtracts_alpha_times_the_gradient(config, fortran, los
         model.set_weights([(np.asfortranarray(W), b) for W, b in model.get_weights()])
     before = model.get_weights()
     _, gradients = model.loss_and_gradients(X, y)
-    with threadpool_limits(threads), model._training_context(64):
-        assert model._fused_update is (threads == 1)
+    with threadpool_limits(threads):
+        assert model.fuses_updates(64) is (threads == 1)
     with threadpool_limits(threads):
         model.fit(X, y, epochs=1, alpha=0.5, batch_size=64, shuffle=False)
     atol = 1e-6 if config is None else 1e-13
