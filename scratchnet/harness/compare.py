@@ -157,7 +157,7 @@ def prepare(config, frameworks=None, target_ci=None, max_time=DEFAULT_MAX_TIME, 
             LossConvention(config.loss, entry.samples, entry.outputs)
         except ValueError as exc:
             raise ValueError(f"models[{name!r}]: {exc}") from None
-    job = Job(**{field: getattr(config, field) for field in config.settings()},
+    job = Job(**{field.name: getattr(config, field.name) for field in dataclasses.fields(config)},
               models={name: {"spec": entry.spec, "layout": entry.layout, "samples": entry.samples,
                              "outputs": entry.outputs, "takes_loss": entry.takes_loss}
                       for name, entry in user.items()},

@@ -86,9 +86,10 @@ class Config:
             time_limit=check_time_limit(self.time_limit))
 
     def settings(self):
-        """Every field, as JSON-ready values (lists for the tuples)."""
+        """Every field but those marked ``{"setting": False}`` (a ``Job``'s arrays), as
+        JSON-ready values (lists for the tuples)."""
         return {field.name: (list(value) if isinstance(value, tuple) else value)
-                for field in dataclasses.fields(Config)
+                for field in dataclasses.fields(self) if field.metadata.get("setting", True)
                 for value in [getattr(self, field.name)]}
 
     def columns(self):

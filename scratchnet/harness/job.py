@@ -34,13 +34,7 @@ class Job(Config):
     #: "inference_runs": K}; None for a timing worker's job
     regions: dict | None = None
     #: (X_train (N, D), y_train (N,), X_test (M, D), y_test (M,)); not in job.json
-    data: tuple | None = None
-
-    def settings(self):
-        """Every field but ``data``, as JSON-ready values."""
-        return {field.name: (list(value) if isinstance(value, tuple) else value)
-                for field in dataclasses.fields(self) if field.name != "data"
-                for value in [getattr(self, field.name)]}
+    data: tuple | None = dataclasses.field(default=None, metadata={"setting": False})
 
     def save(self, folder):
         """Write ``job.json`` and ``data.npz`` into ``folder`` (made if missing)."""

@@ -104,13 +104,12 @@ def pool_rounds(results):
     the median of the rounds'. A round that failed makes the row that round's error."""
     measured = [round_ for round_, _ in results]
     rows = [round_.columns for round_ in measured]
-    failed = next((round_.columns for round_ in measured if not round_.ok), None)
+    failed = next((number for number, round_ in enumerate(measured, 1) if not round_.ok), None)
     if failed is not None:
-        round_ = next(i for i, row in enumerate(rows) if row is failed) + 1
-        failed = dict(failed)
+        row = dict(rows[failed - 1])
         if len(rows) > 1:
-            failed["notes"] += f" (in round {round_} of {len(rows)})"
-        return failed, None
+            row["notes"] += f" (in round {failed} of {len(rows)})"
+        return row, None
     pooled = dict(rows[0])
     if all("breakdown" in row for row in rows):
         from .breakdown import pool
